@@ -1,0 +1,64 @@
+/**
+ * Builds the Fastify application from a context. Never listens: the CLI does, and tests
+ * use `inject()`.
+ */
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { TSchema } from '@sinclair/typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { installAuth } from './auth/auth.hook.js';
+import type { Context } from './context.js';
+import { installGateway, newRequestId } from './gateway/gateway.js';
+import { opsRoutes } from './gateway/ops.routes.js';
+import { jobsRoutes } from './jobs/jobs.routes.js';
+import { checkJson, parseTextFields } from './validation.js';
+
+/** The largest request body accepted: a full batch of 1000 large jobs fits. */
+export const BODY_LIMIT = 8 * 1024 * 1024;
+
+export async function buildApp(ctx: Context): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.logger as FastifyBaseLogger,
+    genReqId: newRequestId,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+  });
+
+  // Every route validates with the same code, so every message has the same shape.
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    if (httpPart === 'headers') return () => true;
+    const check = httpPart === 'body' ? (data: unknown) => checkJson(schema as TSchema, data) : (data: unknown) => parseTextFields(schema as TSchema, data);
+    return (data: unknown) => {
+      try {
+        return { value: check(data) };
+      } catch (error) {
+        return { error: error as Error };
+      }
+    };
+  });
+
+  installGateway(app);
+  installAuth(app, ctx.auth);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'Task Center',
+        version: '0.1.0',
+        description: 'SDRS task center and KPS key-pair task APIs, plus the producer API that feeds them.',
+      },
+      components: {
+        securitySchemes: {
+          token: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' },
+        },
+      },
+      security: [{ token: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  opsRoutes(app, ctx.db);
+  jobsRoutes(app, ctx.jobs);
+  return app;
+}

@@ -1,0 +1,41 @@
+/**
+ * Authenticates and authorizes every route that names an action: before validation,
+ * so an unauthenticated caller learns nothing about its parameters.
+ */
+import type { FastifyInstance } from 'fastify';
+import { ServiceError, quote } from '../errors.js';
+import type { Authenticator } from './authenticator.js';
+import { allows, type Action, type Principal } from './principal.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The action a caller needs on the path's project; routes without one are public. */
+    action?: Action;
+  }
+  interface FastifyRequest {
+    /** Who the caller is: set before validation on every route that names an action. */
+    principal: Principal;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function installAuth(app: FastifyInstance, authenticator: Authenticator): void {
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('preValidation', async (request) => {
+    const action = request.routeOptions.config?.action;
+    if (action === undefined) return;
+    const principal = await authenticator.authenticate({
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      body: request.rawBody ?? EMPTY,
+    });
+    request.principal = principal;
+    const projectId = (request.params as { project_id?: string }).project_id;
+    if (!allows(principal, action, projectId)) {
+      const where = projectId === undefined ? '' : ` in project ${quote(projectId)}`;
+      throw new ServiceError('forbidden', `principal ${quote(principal.name)} is not allowed to perform ${action}${where}`);
+    }
+  });
+}

@@ -1,0 +1,44 @@
+/** Who a request acts as, once authenticated, and what it may do. */
+export interface Principal {
+  readonly name: string;
+  /** Project ids this principal may touch; `*` grants every project. */
+  readonly projects: readonly string[];
+  /** IAM-style actions (`sdrs:failureJobs:list`); `*` in a grant matches any run of characters. */
+  readonly actions: readonly string[];
+}
+
+/** Every action the service checks, by the route that needs it. */
+export const ACTIONS = [
+  'sdrs:failureJobs:list',
+  'sdrs:failureJobs:delete',
+  'sdrs:jobs:get',
+  'kps::getFailedTask',
+  'kps::deleteFailedTask',
+  'kps::getRunningTask',
+  'kps::getTask',
+  'taskcenter:jobs:write',
+  'taskcenter:jobs:read',
+] as const;
+export type Action = (typeof ACTIONS)[number];
+
+const patterns = new Map<string, RegExp>();
+
+function grantMatches(grant: string, value: string): boolean {
+  if (grant === '*' || grant === value) return true;
+  if (!grant.includes('*')) return false;
+  let pattern = patterns.get(grant);
+  if (pattern === undefined) {
+    pattern = new RegExp('^' + grant.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+    patterns.set(grant, pattern);
+  }
+  return pattern.test(value);
+}
+
+/** True when the principal may perform `action`, in `projectId` when one is given. */
+export function allows(principal: Principal, action: Action, projectId?: string): boolean {
+  if (!principal.actions.some((grant) => grantMatches(grant, action))) return false;
+  return projectId === undefined || principal.projects.some((p) => p === '*' || p === projectId);
+}
+
+/** The principal of `--auth none`: everything, everywhere. */
+export const ANONYMOUS: Principal = Object.freeze({ name: 'anonymous', projects: ['*'], actions: ['*'] });

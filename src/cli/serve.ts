@@ -1,0 +1,123 @@
+import { existsSync } from 'node:fs';
+import { buildApp } from '../app.js';
+import { DEFAULTS, envName, loadConfig, redactUrl } from '../config.js';
+import { createContext, type Context } from '../context.js';
+import { addPrincipal } from '../auth/credentials.js';
+import { SERVER_FLAGS, asUsage, configInput, parseFlags, type Command, type Io } from './usage.js';
+
+export const SERVER_USAGE = `  --host HOST            address to listen on (${DEFAULTS.host}; ${envName('host')})
+  --port PORT            port to listen on, 0 for any free port (${DEFAULTS.port}; ${envName('port')})
+  --db URL               sqlite:<path>, sqlite::memory: or postgres://user@host/db
+                         (${DEFAULTS.db}; ${envName('db')})
+  --auth MODE            static, keystone or none (${DEFAULTS.auth}; ${envName('auth')})
+  --credentials FILE     static credentials file (${DEFAULTS.credentials}; ${envName('credentials')})
+  --keystone-url URL     Keystone v3 endpoint for --auth keystone (${envName('keystoneUrl')})
+  --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (${DEFAULTS.logLevel}; ${envName('logLevel')})`;
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the API server (migrations run at start)',
+  usage: `Usage: taskcenter serve [flags]
+
+Runs the server. With --auth static and no credentials file, creates one holding an
+admin principal and prints its token and AK/SK once.
+
+Flags (each also read from the environment variable shown):
+${SERVER_USAGE}`,
+  async run(args, io) {
+    const { values } = parseFlags(args, SERVER_FLAGS);
+    const config = asUsage(() => loadConfig(configInput(values)));
+    if (config.auth === 'static' && !existsSync(config.credentials)) {
+      const secrets = addPrincipal(config.credentials, { name: 'admin', projects: ['*'], actions: ['*'], token: true, aksk: true });
+      io.out(`Created ${config.credentials} (mode 0600) with principal 'admin', allowed everything.`);
+      io.out('Its secrets are shown this once; only the token hash is stored:');
+      io.out(`  X-Auth-Token: ${secrets.token}`);
+      io.out(`  AK: ${secrets.ak}`);
+      io.out(`  SK: ${secrets.sk}`);
+    }
+    const ctx = await createContext(config);
+    return runServer(ctx, io);
+  },
+};
+
+/** A listening server and how to stop it. */
+export interface RunningServer {
+  readonly url: string;
+  /** Resolves with the exit code once the server has stopped. */
+  readonly stopped: Promise<number>;
+}
+
+/**
+ * Listens on the configured address and serves until SIGTERM or SIGINT, which drain
+ * in-flight requests and close the store. SIGHUP re-reads the credentials.
+ */
+export async function startServer(ctx: Context, io: Io): Promise<RunningServer> {
+  const { config, logger } = ctx;
+  if (config.auth === 'none') {
+    const warning = 'AUTHENTICATION IS OFF (--auth none): anyone who can reach this port can read and delete every project\'s jobs';
+    logger.warn(warning);
+    io.err(`WARNING: ${warning}.`);
+  }
+  const app = await buildApp(ctx);
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app.close();
+    await ctx.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  logger.info({ url, db: redactUrl(config.db), auth: config.auth }, 'listening');
+
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'draining in-flight requests');
+      app
+        .close()
+        .then(() => ctx.close())
+        .then(
+          () => {
+            logger.info('stopped');
+            resolve(0);
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, 'error while stopping');
+            resolve(1);
+          },
+        )
+        .finally(() => {
+          process.off('SIGTERM', onTerm);
+          process.off('SIGINT', onInt);
+          process.off('SIGHUP', onHup);
+        });
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    const onHup = () => {
+      try {
+        ctx.auth.reload();
+        logger.info('credentials reloaded');
+      } catch (error) {
+        logger.error({ err: error }, 'credentials reload failed; keeping the previous credentials');
+      }
+    };
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+    process.on('SIGHUP', onHup);
+  });
+  return { url, stopped };
+}
+
+/** Starts the server and waits for it to stop. */
+export async function runServer(ctx: Context, io: Io): Promise<number> {
+  const { stopped } = await startServer(ctx, io);
+  return stopped;
+}
+
+

@@ -1,0 +1,109 @@
+/**
+ * Configuration: read once from command-line flags and `TASKCENTER_*` environment
+ * variables, validated as a whole, frozen, and passed down. Nothing else reads
+ * `process.env`.
+ */
+
+export const AUTH_MODES = ['static', 'keystone', 'none'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The resolved, validated configuration of one process. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  /** `sqlite:<path>`, `sqlite::memory:` or `postgres://...`. */
+  readonly db: string;
+  readonly auth: AuthMode;
+  /** Path of the static credentials file. */
+  readonly credentials: string;
+  readonly keystoneUrl: string | null;
+  readonly logLevel: LogLevel;
+}
+
+/** Flag values as the command line gives them: strings, unset when absent. */
+export type ConfigInput = Partial<Record<keyof Config, string | undefined>>;
+
+export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Object.freeze({
+  host: '127.0.0.1',
+  port: '8080',
+  db: 'sqlite:./data/taskcenter.db',
+  auth: 'static',
+  credentials: './data/credentials.json',
+  keystoneUrl: undefined,
+  logLevel: 'info',
+});
+
+/** The environment variable that backs each setting: `keystoneUrl` → `TASKCENTER_KEYSTONE_URL`. */
+export function envName(key: keyof Config): string {
+  return 'TASKCENTER_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+/** Thrown by {@link loadConfig} with every problem found, one per line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Resolves each setting from, in order, the flag, the environment variable, the default.
+ * Throws {@link ConfigError} listing every invalid value at once.
+ */
+export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const raw = (key: keyof Config): string | undefined => flags[key] ?? env[envName(key)] ?? DEFAULTS[key];
+  const source = (key: keyof Config): string =>
+    flags[key] !== undefined ? `--${kebab(key)}` : env[envName(key)] !== undefined ? envName(key) : `--${kebab(key)}`;
+
+  const host = raw('host') ?? '';
+  if (host === '') problems.push(`${source('host')} must not be empty`);
+
+  const portText = raw('port') ?? '';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) {
+    problems.push(`${source('port')} must be an integer between 0 and 65535, got '${portText}'`);
+  }
+
+  const db = raw('db') ?? '';
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(db)) {
+    problems.push(`${source('db')} must be sqlite:<path>, sqlite::memory: or postgres://..., got '${redactUrl(db)}'`);
+  }
+
+  const auth = raw('auth') as AuthMode;
+  if (!AUTH_MODES.includes(auth)) {
+    problems.push(`${source('auth')} must be one of ${AUTH_MODES.join(', ')}, got '${auth}'`);
+  }
+
+  const keystoneUrl = raw('keystoneUrl') ?? null;
+  if (auth === 'keystone' && keystoneUrl === null) {
+    problems.push(`--auth keystone needs --keystone-url (or ${envName('keystoneUrl')})`);
+  }
+  if (keystoneUrl !== null && !/^https?:\/\/.+/.test(keystoneUrl)) {
+    problems.push(`${source('keystoneUrl')} must be an http(s) URL, got '${keystoneUrl}'`);
+  }
+
+  const logLevel = raw('logLevel') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`${source('logLevel')} must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
+  }
+
+  const credentials = raw('credentials') ?? '';
+  if (credentials === '') problems.push(`${source('credentials')} must not be empty`);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({ host, port, db, auth, credentials, keystoneUrl, logLevel });
+}
+
+/** `keystoneUrl` → `keystone-url`. */
+export function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/** The database URL with any password replaced, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}

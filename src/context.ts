@@ -1,0 +1,71 @@
+/**
+ * The one object shared by the server, the command line and the tests: configuration,
+ * the open store, the services over it, authentication and the logger.
+ */
+import { pino, type Logger } from 'pino';
+import { OpenAuthenticator, StaticAuthenticator, type Authenticator } from './auth/authenticator.js';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import { JobService } from './jobs/jobs.service.js';
+
+export interface Context {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly db: Database;
+  readonly jobs: JobService;
+  readonly auth: Authenticator;
+  /** Closes the store; the context is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Headers and fields that carry secrets; pino replaces them wherever they appear in a log line. */
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers["x-auth-token"]',
+  'req.headers["x-subject-token"]',
+  'headers.authorization',
+  'headers["x-auth-token"]',
+  'headers["x-subject-token"]',
+  'token',
+  'sk',
+];
+
+/** A JSON logger at the configured level that never writes a secret. */
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } });
+}
+
+export interface ContextOptions {
+  readonly logger?: Logger;
+  /** Run migrations on open (default true): the server and the CLI always do. */
+  readonly migrate?: boolean;
+}
+
+/**
+ * Opens the store named by `config.db`, brings its schema up to date and builds the
+ * services. With static auth the credentials file must exist (the CLI creates it).
+ */
+export async function createContext(config: Config, options: ContextOptions = {}): Promise<Context> {
+  const logger = options.logger ?? createLogger(config);
+  const db = openDatabase(config.db);
+  try {
+    if (options.migrate !== false) {
+      const { applied } = await migrate(db);
+      if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    }
+    const auth: Authenticator =
+      config.auth === 'none' ? new OpenAuthenticator() : new StaticAuthenticator(config.credentials, (message) => logger.warn(message));
+    return {
+      config,
+      logger,
+      db,
+      jobs: new JobService(db),
+      auth,
+      close: () => db.close(),
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}

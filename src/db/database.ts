@@ -1,0 +1,56 @@
+/**
+ * The one place that knows which SQL engine is in use: opens a Kysely handle for a
+ * `--db` URL and answers the few engine-specific questions the rest of the code has.
+ */
+import { Kysely } from 'kysely';
+import type { DB } from './schema.js';
+import { openPostgres } from './postgres.js';
+import { openSqlite } from './sqlite.js';
+
+export type Engine = 'sqlite' | 'postgres';
+
+/** An open database: the Kysely handle plus engine-level operations. */
+export interface Database {
+  readonly engine: Engine;
+  readonly kysely: Kysely<DB>;
+  /** Resolves when the store answers a trivial query; rejects otherwise. */
+  ping(): Promise<void>;
+  /** Closes every connection; the handle is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Opens the database named by a `--db` URL (`sqlite:<path>`, `sqlite::memory:`, `postgres://...`). */
+export function openDatabase(url: string): Database {
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url);
+  throw new Error(`unsupported database URL scheme in '${url.split(':')[0]}:'`);
+}
+
+const UNAVAILABLE_CODES = new Set([
+  // Node network errors on the way to PostgreSQL.
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH',
+  // PostgreSQL: connection exceptions, shutdown, too many connections, read-only/recovery.
+  '08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300', '25006',
+  // SQLite: locked past busy_timeout, disk or I/O trouble.
+  'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_READONLY',
+]);
+
+/**
+ * True when an error means the store cannot be reached or cannot take the write now
+ * (answered 503, retried by the caller), as opposed to a bug in a query.
+ */
+export function isStoreUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('SQLITE_IOERR'))) return true;
+  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connection is closed|Client has encountered a connection error/i.test(message);
+}
+
+/**
+ * True when a transaction lost a race with another writer (PostgreSQL deadlock or
+ * serialization failure) and running it again is the fix.
+ */
+export function isRetryableConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}

@@ -1,0 +1,13 @@
+import type { Kysely } from 'kysely';
+import type { Engine } from '../database.js';
+import * as jobs from './0001-jobs.js';
+
+/** A migration; it is told the engine for the few things SQL spells differently. */
+export interface EngineMigration {
+  up(db: Kysely<unknown>, engine: Engine): Promise<void>;
+}
+
+/** Every migration, in order. A new migration is a new numbered file added here. */
+export const migrations: Readonly<Record<string, EngineMigration>> = Object.freeze({
+  '0001-jobs': jobs,
+});

@@ -1,0 +1,87 @@
+/**
+ * What the API gateway does for every route: a request id on every response, JSON
+ * bodies kept raw for signature checks, unknown routes, and turning every error into
+ * the body of the route's dialect without leaking internals.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isStoreUnavailable } from '../db/database.js';
+import { ServiceError } from '../errors.js';
+import { renderError, type Dialect } from './dialects.js';
+
+/** A new request id: 32 lowercase hex characters, as Huawei's gateway issues them. */
+export function newRequestId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Which API's error format this route answers in. */
+    dialect?: Dialect;
+  }
+  interface FastifyRequest {
+    /** The body bytes exactly as received; null when there was no JSON body. */
+    rawBody: Buffer | null;
+  }
+}
+
+/** Installs the gateway behaviour on an app; call before registering routes. */
+export function installGateway(app: FastifyInstance): void {
+  app.decorateRequest('rawBody', null);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    request.rawBody = body;
+    // SDKs send Content-Type: application/json on bodiless DELETEs.
+    if (body.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(body.toString('utf8')));
+    } catch (error) {
+      done(new ServiceError('malformed_request', `request body is not valid JSON: ${(error as Error).message}`), undefined);
+    }
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const error = new ServiceError('no_route', `No API matches ${request.method} ${request.url.split('?')[0]}: the API does not exist or has not been published`);
+    return sendError(request, reply, error);
+  });
+
+  app.setErrorHandler(async (error: FastifyError | ServiceError | Error, request, reply) => {
+    return sendError(request, reply, toServiceError(error, request));
+  });
+}
+
+function toServiceError(error: Error, request: FastifyRequest): ServiceError {
+  if (error instanceof ServiceError) return error;
+  const code = (error as FastifyError).code;
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ServiceError('body_too_large', `request body exceeds the ${request.routeOptions.bodyLimit ?? 0}-byte limit`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ServiceError('malformed_request', `Content-Type must be application/json, got '${request.headers['content-type'] ?? ''}'`);
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ServiceError('malformed_request', 'Content-Length does not match the body');
+  }
+  if (isStoreUnavailable(error)) {
+    request.log.error({ err: error }, 'store unavailable');
+    return new ServiceError('unavailable', 'the job store is unavailable; retry later');
+  }
+  const status = (error as FastifyError).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    // A client error Fastify itself detected (bad header, aborted body): say so, briefly.
+    request.log.info({ err: error }, 'client error');
+    return new ServiceError('malformed_request', `malformed request (${code ?? status})`);
+  }
+  request.log.error({ err: error }, 'unexpected error');
+  return new ServiceError('internal', `internal error; quote request id ${request.id} when reporting it`);
+}
+
+function sendError(request: FastifyRequest, reply: FastifyReply, error: ServiceError) {
+  const dialect = request.routeOptions.config?.dialect ?? 'apigw';
+  const { status, body } = renderError(dialect, error, request.id);
+  return reply.code(status).header('X-Request-Id', request.id).send(body);
+}

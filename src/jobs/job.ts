@@ -1,0 +1,163 @@
+/**
+ * The job model: turning a reported document into a row (with the rules a schema cannot
+ * say), the state machine that decides what a report does to a stored job, and the
+ * producer API's view of a row.
+ */
+import { ServiceError, quote } from '../errors.js';
+import type { JobRow } from './jobs.table.js';
+import { OPERATIONS, type Entities, type JobDocument, type JobStatus, type ReportResult, type StoredJob } from './jobs.schema.js';
+
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(['SUCCESS', 'FAIL']);
+const RANK: Readonly<Record<JobStatus, number>> = { INIT: 0, RUNNING: 1, SUCCESS: 2, FAIL: 2 };
+
+/** A report turned into the row it would store; `cleared`, `created_at` are the store's to keep. */
+export type ReportedJob = Omit<JobRow, 'cleared' | 'created_at' | 'updated_at'>;
+
+/**
+ * Checks the rules that span fields and turns a schema-valid document into a row.
+ * Throws `invalid_parameter` naming the field (under `prefix`, e.g. `jobs[3].`).
+ */
+export function toReportedJob(projectId: string, doc: JobDocument, prefix = ''): ReportedJob {
+  const invalid = (field: string, message: string) => new ServiceError('invalid_parameter', `${prefix}${field} ${message}`, `${prefix}${field}`);
+  const operations = OPERATIONS[doc.service];
+  if (!operations.includes(doc.operation)) {
+    throw invalid('operation', `must be one of ${operations.join(', ')} for service ${doc.service}, got ${quote(doc.operation)}`);
+  }
+  const beginTime = parseTime(doc.begin_time, () => invalid('begin_time', `is not a real date, got ${quote(doc.begin_time)}`));
+  let endTime: number | null = null;
+  if (doc.end_time != null) {
+    if (!TERMINAL.has(doc.status)) throw invalid('end_time', `must be null until the job is SUCCESS or FAIL (status is ${doc.status})`);
+    endTime = parseTime(doc.end_time, () => invalid('end_time', `is not a real date, got ${quote(doc.end_time)}`));
+    if (endTime < beginTime) throw invalid('end_time', `must not be before begin_time (${doc.begin_time}), got ${quote(doc.end_time)}`);
+  }
+  if (doc.status !== 'FAIL') {
+    for (const field of ['error_code', 'fail_reason'] as const) {
+      if (doc[field] != null) throw invalid(field, `must be null unless status is FAIL (status is ${doc.status})`);
+    }
+  }
+  if (doc.parent_job_id === doc.job_id) throw invalid('parent_job_id', 'must not be the job itself');
+  const topLevel = doc.parent_job_id == null;
+
+  let serverGroupId = doc.server_group_id ?? null;
+  if (doc.service === 'sdrs') {
+    for (const field of ['server', 'keypair_name'] as const) {
+      if (doc[field] != null) throw invalid(field, 'is for kps jobs only');
+    }
+    if (topLevel && doc.resource == null) throw invalid('resource', 'is required for a top-level sdrs job ({"id", "name", "type"})');
+    if (doc.resource?.type === 'server_groups') {
+      if (serverGroupId !== null && serverGroupId !== doc.resource.id) {
+        throw invalid('server_group_id', `must be the group itself (resource.id ${quote(doc.resource.id)}) for a server_groups job, got ${quote(serverGroupId)}`);
+      }
+      serverGroupId = doc.resource.id;
+    } else if (topLevel && serverGroupId === null) {
+      throw invalid('server_group_id', `is required for a ${doc.resource?.type} job: the protection group it belongs to`);
+    }
+  } else {
+    for (const field of ['resource', 'server_group_id'] as const) {
+      if (doc[field] != null) throw invalid(field, 'is for sdrs jobs only');
+    }
+    if (doc.entities !== undefined && Object.keys(doc.entities).length > 0) throw invalid('entities', 'is for sdrs jobs only');
+    if (topLevel && doc.server == null) throw invalid('server', 'is required for a top-level kps job ({"id", "name"})');
+    if (topLevel && doc.keypair_name == null) throw invalid('keypair_name', 'is required for a top-level kps job');
+  }
+
+  return {
+    project_id: projectId,
+    job_id: doc.job_id,
+    service: doc.service,
+    job_type: doc.job_type,
+    operation: doc.operation,
+    status: doc.status,
+    begin_time: beginTime,
+    end_time: endTime,
+    error_code: doc.error_code ?? null,
+    fail_reason: doc.fail_reason ?? null,
+    resource_id: doc.resource?.id ?? null,
+    resource_name: doc.resource?.name ?? null,
+    resource_type: doc.resource?.type ?? null,
+    server_group_id: serverGroupId,
+    entities: JSON.stringify(sortedEntities(doc.entities ?? {})),
+    parent_job_id: doc.parent_job_id ?? null,
+    server_id: doc.server?.id ?? null,
+    server_name: doc.server?.name ?? null,
+    keypair_name: doc.keypair_name ?? null,
+  };
+}
+
+function parseTime(text: string, error: () => ServiceError): number {
+  const ms = Date.parse(text);
+  // Date.parse rolls 2019-02-30 over into March; a real calendar day survives a round trip.
+  const [year = 0, month = 0, day = 0] = text.slice(0, 10).split('-').map(Number);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (Number.isNaN(ms) || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) throw error();
+  return ms;
+}
+
+function sortedEntities(entities: Entities): Entities {
+  return Object.fromEntries(Object.entries(entities).sort(([a], [b]) => (a < b ? -1 : 1))) as Entities;
+}
+
+/** Fields that identify what a job is; a report may never change them. */
+const IDENTITY = ['service', 'operation', 'job_type', 'parent_job_id', 'begin_time', 'resource_type', 'resource_id', 'server_id', 'server_group_id'] as const;
+const CONTENT = [
+  ...IDENTITY, 'status', 'end_time', 'error_code', 'fail_reason', 'resource_name', 'entities', 'server_name', 'keypair_name',
+] as const;
+
+/** What a report does to the stored job: its result, or the conflict that refuses it. */
+export type Decision = { result: Exclude<ReportResult, 'rejected'> } | { result: 'rejected'; error: ServiceError };
+
+/**
+ * The state machine: INIT → RUNNING → SUCCESS | FAIL. A terminal job never changes; a
+ * report that moves a job backwards is refused; repeating the stored state is
+ * `unchanged`. So reports delivered twice or out of order cannot corrupt a job.
+ */
+export function decideReport(current: ReportedJob | undefined, next: ReportedJob): Decision {
+  if (current === undefined) return { result: 'created' };
+  const conflict = (message: string): Decision => ({
+    result: 'rejected',
+    error: new ServiceError('conflict', `job ${quote(next.job_id)}: ${message}`),
+  });
+  const changed = CONTENT.filter((field) => current[field] !== next[field]);
+  if (changed.length === 0) return { result: 'unchanged' };
+  const identity = IDENTITY.find((field) => current[field] !== next[field]);
+  if (identity !== undefined) {
+    return conflict(`${identity} cannot change once reported (stored ${quote(current[identity])}, reported ${quote(next[identity])})`);
+  }
+  if (TERMINAL.has(current.status)) {
+    return conflict(`the job is already ${current.status} and a finished job never changes (reported ${changed.join(', ')} differ)`);
+  }
+  if (RANK[next.status] < RANK[current.status]) {
+    return conflict(`status cannot move back from ${current.status} to ${next.status}`);
+  }
+  return { result: 'updated' };
+}
+
+/** The producer API's view of a stored row. */
+export function toStoredJob(row: JobRow): StoredJob {
+  return {
+    project_id: row.project_id,
+    job_id: row.job_id,
+    service: row.service,
+    job_type: row.job_type,
+    operation: row.operation,
+    status: row.status,
+    begin_time: isoTime(row.begin_time),
+    end_time: row.end_time === null ? null : isoTime(row.end_time),
+    error_code: row.error_code,
+    fail_reason: row.fail_reason,
+    resource: row.resource_id === null ? null : { id: row.resource_id, name: row.resource_name ?? '', type: row.resource_type ?? '' },
+    server_group_id: row.server_group_id,
+    entities: JSON.parse(row.entities) as Entities,
+    parent_job_id: row.parent_job_id,
+    server: row.server_id === null ? null : { id: row.server_id, name: row.server_name ?? '' },
+    keypair_name: row.keypair_name,
+    failure_cleared: row.cleared === 1,
+    created_at: isoTime(row.created_at),
+    updated_at: isoTime(row.updated_at),
+  };
+}
+
+/** Epoch milliseconds as `yyyy-MM-ddTHH:mm:ss.SSSZ` in UTC. */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}

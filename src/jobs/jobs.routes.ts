@@ -1,0 +1,93 @@
+/** The producer API (ours): how jobs get in, and how tools read them back. HTTP only. */
+import type { FastifyInstance } from 'fastify';
+import { ServiceError, quote } from '../errors.js';
+import { errorResponses, ERROR_TABLES } from '../gateway/dialects.js';
+import type { JobService } from './jobs.service.js';
+import {
+  BatchBody,
+  BatchResponse,
+  JobDocument,
+  JobList,
+  JobListQuery,
+  JobParams,
+  ProjectParams,
+  StoredJob,
+  type JobDocument as JobDocumentType,
+  type JobListQuery as JobListQueryType,
+} from './jobs.schema.js';
+
+const TAG = ['Producer API'];
+
+export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
+  app.put<{ Params: { project_id: string; job_id: string }; Body: JobDocumentType }>(
+    '/taskcenter/v1/projects/:project_id/jobs/:job_id',
+    {
+      config: { dialect: 'taskcenter', action: 'taskcenter:jobs:write' },
+      schema: {
+        tags: TAG,
+        summary: "Report a job's current state",
+        params: JobParams,
+        body: JobDocument,
+        response: { 200: StoredJob, 201: StoredJob, ...errorResponses('taskcenter', [400, 403, 409, 413]) },
+      },
+    },
+    async (request, reply) => {
+      const { project_id, job_id } = request.params;
+      if (request.body.job_id !== job_id) {
+        throw new ServiceError('invalid_parameter', `job_id in the body (${quote(request.body.job_id)}) must equal the job_id in the path (${quote(job_id)})`, 'job_id');
+      }
+      const { result, job } = await jobs.report(project_id, request.body);
+      return reply.code(result === 'created' ? 201 : 200).send(job);
+    },
+  );
+
+  app.post<{ Body: { jobs: unknown[] } }>(
+    '/taskcenter/v1/jobs/batch',
+    {
+      config: { dialect: 'taskcenter', action: 'taskcenter:jobs:write' },
+      schema: {
+        tags: TAG,
+        summary: 'Report up to 1000 jobs of any projects in one transaction',
+        body: BatchBody,
+        response: { 200: BatchResponse, ...errorResponses('taskcenter', [400, 403, 413]) },
+      },
+    },
+    async (request) => {
+      const outcomes = await jobs.reportBatch(request.principal, request.body.jobs);
+      return {
+        results: outcomes.map(({ error, ...rest }) =>
+          error === undefined ? rest : { ...rest, error: { code: ERROR_TABLES.taskcenter[error.kind][1], message: error.message } },
+        ),
+      };
+    },
+  );
+
+  app.get<{ Params: { project_id: string; job_id: string } }>(
+    '/taskcenter/v1/projects/:project_id/jobs/:job_id',
+    {
+      config: { dialect: 'taskcenter', action: 'taskcenter:jobs:read' },
+      schema: {
+        tags: TAG,
+        summary: 'Read one job as stored',
+        params: JobParams,
+        response: { 200: StoredJob, ...errorResponses('taskcenter', [400, 403, 404]) },
+      },
+    },
+    async (request) => jobs.get(request.params.project_id, request.params.job_id),
+  );
+
+  app.get<{ Params: { project_id: string }; Querystring: JobListQueryType }>(
+    '/taskcenter/v1/projects/:project_id/jobs',
+    {
+      config: { dialect: 'taskcenter', action: 'taskcenter:jobs:read' },
+      schema: {
+        tags: TAG,
+        summary: "List a project's jobs in job_id order",
+        params: ProjectParams,
+        querystring: JobListQuery,
+        response: { 200: JobList, ...errorResponses('taskcenter', [400, 403]) },
+      },
+    },
+    async (request) => jobs.list(request.params.project_id, request.query),
+  );
+}

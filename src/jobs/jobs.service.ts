@@ -1,0 +1,125 @@
+/**
+ * The producer side of jobs: reports go through the state machine inside one
+ * transaction per request, so a response means the outcome is durable.
+ */
+import { allows, type Principal } from '../auth/principal.js';
+import { isRetryableConflict, type Database } from '../db/database.js';
+import { ServiceError, quote, type ErrorKind } from '../errors.js';
+import { checkJson } from '../validation.js';
+import { decideReport, toReportedJob, toStoredJob, type Decision, type ReportedJob } from './job.js';
+import { BatchItem, type JobDocument, type JobListQuery, type ReportResult, type StoredJob } from './jobs.schema.js';
+import { findJob, insertNewJobs, listJobs, lockJobs, updateJob, type JobKey } from './jobs.store.js';
+import type { JobRow } from './jobs.table.js';
+
+/** One item's outcome in a batch. */
+export interface ItemOutcome {
+  readonly project_id: string;
+  readonly job_id: string;
+  readonly result: ReportResult;
+  readonly error?: { readonly kind: ErrorKind; readonly message: string };
+}
+
+const ATTEMPTS = 3;
+
+/** Thrown inside a transaction when another writer created a job between our read and insert. */
+class LostInsertRace extends Error {}
+
+export class JobService {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Applies one report. Resolves to `created`, `updated` or `unchanged` with the stored
+   * job; throws `conflict` when the state machine refuses it (nothing changes then).
+   */
+  async report(projectId: string, doc: JobDocument): Promise<{ result: ReportResult; job: StoredJob }> {
+    const reported = toReportedJob(projectId, doc);
+    const [decision] = await this.#apply([reported]);
+    if (decision === undefined) throw new Error('apply returned no decision');
+    if (decision.result === 'rejected') throw decision.error;
+    return { result: decision.result, job: await this.get(projectId, doc.job_id) };
+  }
+
+  /**
+   * Applies a batch in order (a later report of the same job sees the earlier one) in a
+   * single transaction. Invalid items, and items for projects the principal may not
+   * write, are rejected with their reason; the others are stored.
+   */
+  async reportBatch(principal: Principal, items: readonly unknown[]): Promise<ItemOutcome[]> {
+    const outcomes: (ItemOutcome | ReportedJob)[] = items.map((item, i) => {
+      const echo = item as { project_id?: unknown; job_id?: unknown } | null;
+      const key = {
+        project_id: typeof echo?.project_id === 'string' ? echo.project_id : '',
+        job_id: typeof echo?.job_id === 'string' ? echo.job_id : '',
+      };
+      try {
+        const { project_id, ...doc } = checkJson<BatchItem>(BatchItem, item, `jobs[${i}]`);
+        if (!allows(principal, 'taskcenter:jobs:write', project_id)) {
+          throw new ServiceError('forbidden', `jobs[${i}]: principal ${quote(principal.name)} may not write jobs in project ${quote(project_id)}`);
+        }
+        return toReportedJob(project_id, doc, `jobs[${i}].`);
+      } catch (error) {
+        if (!(error instanceof ServiceError)) throw error;
+        return { ...key, result: 'rejected', error: { kind: error.kind, message: error.message } };
+      }
+    });
+    const valid = outcomes.filter((o): o is ReportedJob => !('result' in o));
+    const decisions = valid.length === 0 ? [] : await this.#apply(valid);
+    let next = 0;
+    return outcomes.map((o) => {
+      if ('result' in o) return o;
+      const decision = decisions[next++] as Decision;
+      return decision.result === 'rejected'
+        ? { project_id: o.project_id, job_id: o.job_id, result: 'rejected', error: { kind: decision.error.kind, message: decision.error.message } }
+        : { project_id: o.project_id, job_id: o.job_id, result: decision.result };
+    });
+  }
+
+  /** The stored job; throws `not_found`. */
+  async get(projectId: string, jobId: string): Promise<StoredJob> {
+    const row = await findJob(this.db.kysely, projectId, jobId);
+    if (row === undefined) throw new ServiceError('not_found', `job ${quote(jobId)} does not exist in project ${quote(projectId)}`);
+    return toStoredJob(row);
+  }
+
+  /** A page of a project's jobs in job_id order; `next_marker` is null on the last page. */
+  async list(projectId: string, query: JobListQuery): Promise<{ jobs: StoredJob[]; next_marker: string | null }> {
+    const limit = query.limit ?? 100;
+    const rows = await listJobs(this.db.kysely, projectId, { ...query, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    return { jobs: page.map(toStoredJob), next_marker: rows.length > limit ? (page.at(-1)?.job_id ?? null) : null };
+  }
+
+  async #apply(reports: readonly ReportedJob[]): Promise<Decision[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.kysely.transaction().execute(async (tx) => {
+          const now = Date.now();
+          const keyOf = (k: JobKey) => `${k.project_id}\u0000${k.job_id}`;
+          const uniqueKeys = new Map(reports.map((r) => [keyOf(r), { project_id: r.project_id, job_id: r.job_id }]));
+          const stored = new Map((await lockJobs(tx, [...uniqueKeys.values()])).map((row) => [keyOf(row), row]));
+          const fresh = new Map<string, JobRow>();
+          const changed = new Map<string, JobRow>();
+
+          const decisions = reports.map((report) => {
+            const key = keyOf(report);
+            const current = fresh.get(key) ?? changed.get(key) ?? stored.get(key);
+            const decision = decideReport(current, report);
+            if (decision.result === 'created') {
+              fresh.set(key, { ...report, cleared: 0, created_at: now, updated_at: now });
+            } else if (decision.result === 'updated' && current !== undefined) {
+              (fresh.has(key) ? fresh : changed).set(key, { ...current, ...report, updated_at: now });
+            }
+            return decision;
+          });
+
+          if (fresh.size > 0 && (await insertNewJobs(tx, [...fresh.values()])).length !== fresh.size) throw new LostInsertRace();
+          for (const row of changed.values()) await updateJob(tx, row);
+          return decisions;
+        });
+      } catch (error) {
+        if (attempt < ATTEMPTS && (error instanceof LostInsertRace || isRetryableConflict(error))) continue;
+        throw error;
+      }
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import type { Selectable } from 'kysely';
+
+/**
+ * One row per reported job, keyed by (project_id, job_id). Times are epoch
+ * milliseconds. `entities` is a JSON object of string ids. `cleared` is 1 once the
+ * failure was deleted from the SDRS or KPS failure list; the job itself stays.
+ */
+export interface JobsTable {
+  project_id: string;
+  job_id: string;
+  service: 'sdrs' | 'kps';
+  job_type: string;
+  operation: string;
+  status: 'INIT' | 'RUNNING' | 'SUCCESS' | 'FAIL';
+  begin_time: number;
+  end_time: number | null;
+  error_code: string | null;
+  fail_reason: string | null;
+  resource_id: string | null;
+  resource_name: string | null;
+  resource_type: string | null;
+  server_group_id: string | null;
+  entities: string;
+  parent_job_id: string | null;
+  server_id: string | null;
+  server_name: string | null;
+  keypair_name: string | null;
+  cleared: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export type JobRow = Selectable<JobsTable>;
