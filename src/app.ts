@@ -11,6 +11,8 @@ import type { Context } from './context.js';
 import { installGateway, newRequestId } from './gateway/gateway.js';
 import { opsRoutes } from './gateway/ops.routes.js';
 import { jobsRoutes } from './jobs/jobs.routes.js';
+import { kpsRoutes } from './kps/kps.routes.js';
+import { sdrsRoutes } from './sdrs/sdrs.routes.js';
 import { checkJson, parseTextFields } from './validation.js';
 
 /** The largest request body accepted: a full batch of 1000 large jobs fits. */
@@ -60,5 +62,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
 
   opsRoutes(app, ctx.db);
   jobsRoutes(app, ctx.jobs);
+  sdrsRoutes(app, ctx.sdrs);
+  kpsRoutes(app, ctx.kps);
   return app;
 }

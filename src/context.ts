@@ -8,12 +8,16 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { JobService } from './jobs/jobs.service.js';
+import { KpsService } from './kps/kps.service.js';
+import { SdrsService } from './sdrs/sdrs.service.js';
 
 export interface Context {
   readonly config: Config;
   readonly logger: Logger;
   readonly db: Database;
   readonly jobs: JobService;
+  readonly sdrs: SdrsService;
+  readonly kps: KpsService;
   readonly auth: Authenticator;
   /** Closes the store; the context is unusable afterwards. */
   close(): Promise<void>;
@@ -61,6 +65,8 @@ export async function createContext(config: Config, options: ContextOptions = {}
       logger,
       db,
       jobs: new JobService(db),
+      sdrs: new SdrsService(db),
+      kps: new KpsService(db),
       auth,
       close: () => db.close(),
     };

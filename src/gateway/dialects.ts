@@ -66,13 +66,23 @@ export const ERROR_TABLES: Readonly<Record<Dialect, Table>> = {
   },
 };
 
+/**
+ * Codes for a bad value of one particular field, where the dialect's catalogue has one
+ * (SDRS.0221 bad limit); other invalid fields take the table's general code.
+ */
+const FIELD_CODES: Readonly<Partial<Record<Dialect, Readonly<Record<string, string>>>>> = {
+  sdrs: { limit: 'SDRS.0221', offset: 'SDRS.0222', server_group_id: 'SDRS.0207' },
+  kps: { task_id: 'KPS.0001' },
+};
+
 /** Failures the API gateway answers before a service sees the request. */
 const GATEWAY_KINDS: ReadonlySet<ErrorKind> = new Set(['unauthenticated', 'throttled', 'no_route', 'body_too_large']);
 
 /** The status and body for an error on a route of `dialect`. */
 export function renderError(dialect: Dialect, error: ServiceError, requestId: string): { status: number; body: object } {
   const speaker: Dialect = GATEWAY_KINDS.has(error.kind) ? 'apigw' : dialect;
-  const [status, code] = ERROR_TABLES[speaker][error.kind];
+  const [status, general] = ERROR_TABLES[speaker][error.kind];
+  const code = (error.kind === 'invalid_parameter' && error.field !== undefined && FIELD_CODES[speaker]?.[error.field]) || general;
   switch (speaker) {
     case 'sdrs':
     case 'taskcenter':

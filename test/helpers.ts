@@ -1,0 +1,211 @@
+/**
+ * Test harness: builds a real context and app over a real store (a temporary SQLite
+ * file, or a fresh PostgreSQL database), with a credentials file holding known
+ * principals. Store and HTTP tests loop over {@link engines}.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { buildApp } from '../src/app.js';
+import { hashToken } from '../src/auth/credentials.js';
+import { loadConfig, type AuthMode, type Config } from '../src/config.js';
+import { createContext, createLogger, type Context } from '../src/context.js';
+import type { Engine } from '../src/db/database.js';
+
+/** The PostgreSQL server tests use; a fresh database is created on it per context. */
+export const PG_ADMIN_URL = process.env.TASKCENTER_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+let pgAvailable: Promise<string | null> | undefined;
+
+/** Null when PostgreSQL answers, else why it cannot be used. */
+export function postgresProblem(): Promise<string | null> {
+  pgAvailable ??= (async () => {
+    const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      await client.query('select 1');
+      return null;
+    } catch (error) {
+      return `${PG_ADMIN_URL} is not reachable (${(error as Error).message || (error as { code?: string }).code})`;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  })();
+  return pgAvailable;
+}
+
+/** Every engine store tests run on. Set by the test runner (scripts/run-tests.js). */
+export const engines: readonly Engine[] = process.env.TASKCENTER_TEST_ENGINES === 'sqlite' ? ['sqlite'] : ['sqlite', 'postgres'];
+
+/** A database URL on `engine` that no other test uses, and how to drop it. */
+export async function freshDatabase(engine: Engine): Promise<{ url: string; drop(): Promise<void> }> {
+  if (engine === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'taskcenter-test-'));
+    return { url: `sqlite:${join(dir, 'test.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const name = `taskcenter_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+/** Known principals and their tokens. Project ids `proj-a` and `proj-b`. */
+export const PROJECT_A = 'proj-a';
+export const PROJECT_B = 'proj-b';
+export const TOKENS = {
+  /** Everything everywhere. */
+  admin: 'admin-token-0123456789',
+  /** Everything in project A only. */
+  alice: 'alice-token-0123456789',
+  /** Read-only actions in project A. */
+  reader: 'reader-token-0123456789',
+  /** Everything in project B only. */
+  bob: 'bob-token-0123456789',
+} as const;
+
+export const ACCESS_KEYS = {
+  admin: { ak: 'ADMINAKADMINAKADMIN1', sk: 'admin-secret-key-0123456789abcdefghijklmno' },
+  alice: { ak: 'ALICEAKALICEAKALICE1', sk: 'alice-secret-key-0123456789abcdefghijklmno' },
+} as const;
+
+const READ_ACTIONS = ['sdrs:failureJobs:list', 'sdrs:jobs:get', 'kps::getFailedTask', 'kps::getRunningTask', 'kps::getTask', 'taskcenter:jobs:read'];
+
+/** Writes the test credentials file into `dir` (mode 0600) and returns its path. */
+export function writeTestCredentials(dir: string): string {
+  const path = join(dir, 'credentials.json');
+  const file = {
+    principals: [
+      { name: 'admin', projects: ['*'], actions: ['*'], tokens: [hashToken(TOKENS.admin)], access_keys: [ACCESS_KEYS.admin] },
+      { name: 'alice', projects: [PROJECT_A], actions: ['*'], tokens: [hashToken(TOKENS.alice)], access_keys: [ACCESS_KEYS.alice] },
+      { name: 'reader', projects: [PROJECT_A], actions: READ_ACTIONS, tokens: [hashToken(TOKENS.reader)] },
+      { name: 'bob', projects: [PROJECT_B], actions: ['*'], tokens: [hashToken(TOKENS.bob)] },
+    ],
+  };
+  writeFileSync(path, JSON.stringify(file), { mode: 0o600 });
+  return path;
+}
+
+export interface TestServer {
+  readonly engine: Engine;
+  readonly config: Config;
+  readonly ctx: Context;
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** A context and app over a fresh database on `engine`; `close()` drops everything. */
+export async function createTestServer(engine: Engine, options: { auth?: AuthMode } = {}): Promise<TestServer> {
+  const database = await freshDatabase(engine);
+  const dir = mkdtempSync(join(tmpdir(), 'taskcenter-creds-'));
+  const config = loadConfig(
+    { db: database.url, auth: options.auth ?? 'static', credentials: writeTestCredentials(dir), logLevel: 'silent', port: '0' },
+    {},
+  );
+  const ctx = await createContext(config, { logger: createLogger(config) });
+  const app = await buildApp(ctx);
+  await app.ready();
+  return {
+    engine,
+    config,
+    ctx,
+    app,
+    async close() {
+      await app.close();
+      await ctx.close();
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Declares `suite` once per engine, each with its own fresh server, closed after. On
+ * PostgreSQL the suite is skipped, saying why, when the server cannot be reached.
+ */
+export function describeEachEngine(name: string, suite: (server: () => TestServer) => void): void {
+  for (const engine of engines) {
+    describe(`${name} [${engine}]`, () => {
+      let server: TestServer | undefined;
+      before(async () => {
+        server = await createTestServer(engine);
+      });
+      after(async () => {
+        await server?.close();
+      });
+      suite(() => {
+        if (server === undefined) throw new Error('test server not started');
+        return server;
+      });
+    });
+  }
+}
+
+/** A valid SDRS job document; `overrides` replace top-level fields. */
+export function sdrsJob(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    job_id: `job-${randomBytes(6).toString('hex')}`,
+    service: 'sdrs',
+    job_type: 'createProtectedInstance',
+    operation: 'create',
+    status: 'FAIL',
+    begin_time: '2019-01-21T12:56:35.754Z',
+    end_time: '2019-01-21T12:57:01.002Z',
+    error_code: 'EVS.2024',
+    fail_reason: 'volume is error!',
+    resource: { id: 'pi-1', name: 'Protected-Instance-ab14', type: 'protected_instances' },
+    server_group_id: 'group-1',
+    entities: { protected_instance_id: 'pi-1' },
+    ...overrides,
+  };
+}
+
+/** A valid KPS job document; `overrides` replace top-level fields. */
+export function kpsJob(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    job_id: `task-${randomBytes(6).toString('hex')}`,
+    service: 'kps',
+    job_type: 'resetKeypair',
+    operation: 'reset',
+    status: 'FAIL',
+    begin_time: '2018-04-10T06:35:30.000Z',
+    end_time: '2018-04-10T06:36:30.000Z',
+    error_code: null,
+    fail_reason: 'Update public key error',
+    server: { id: 'c9aa197b-a6b6-4c33-b3a6-fa0b4ec50006', name: 'Test' },
+    keypair_name: 'KeyPair-xt',
+    ...overrides,
+  };
+}
+
+/** PUTs a job through the producer API as admin and returns the response. */
+export async function putJob(app: FastifyInstance, projectId: string, job: Record<string, unknown>, token: string = TOKENS.admin) {
+  return app.inject({
+    method: 'PUT',
+    url: `/taskcenter/v1/projects/${projectId}/jobs/${String(job.job_id)}`,
+    headers: { 'x-auth-token': token },
+    payload: job,
+  });
+}
+
+/** Asserts a 32-hex X-Request-Id header and returns it. */
+export function requestIdOf(headers: Record<string, unknown>): string {
+  const id = headers['x-request-id'];
+  if (typeof id !== 'string' || !/^[0-9a-f]{32}$/.test(id)) throw new Error(`bad X-Request-Id: ${String(id)}`);
+  return id;
+}
