@@ -9,6 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installAuth } from './auth/auth.hook.js';
 import type { Context } from './context.js';
 import { installGateway, newRequestId } from './gateway/gateway.js';
+import { installMetrics } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
 import { jobsRoutes } from './jobs/jobs.routes.js';
 import { kpsRoutes } from './kps/kps.routes.js';
@@ -40,6 +41,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
 
   installGateway(app);
+  installMetrics(app);
   installAuth(app, ctx.auth);
 
   await app.register(fastifySwagger, {

@@ -68,6 +68,7 @@ function toServiceError(error: Error, request: FastifyRequest): ServiceError {
   }
   if (isStoreUnavailable(error)) {
     request.log.error({ err: error }, 'store unavailable');
+    request.server.metrics?.observeStoreError();
     return new ServiceError('unavailable', 'the job store is unavailable; retry later');
   }
   const status = (error as FastifyError).statusCode;

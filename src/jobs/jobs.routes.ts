@@ -36,7 +36,11 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
       if (request.body.job_id !== job_id) {
         throw new ServiceError('invalid_parameter', `job_id in the body (${quote(request.body.job_id)}) must equal the job_id in the path (${quote(job_id)})`, 'job_id');
       }
-      const { result, job } = await jobs.report(project_id, request.body);
+      const { result, job } = await jobs.report(project_id, request.body).catch((error: unknown) => {
+        app.metrics.observeIngest('rejected');
+        throw error;
+      });
+      app.metrics.observeIngest(result);
       return reply.code(result === 'created' ? 201 : 200).send(job);
     },
   );
@@ -54,6 +58,7 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
     },
     async (request) => {
       const outcomes = await jobs.reportBatch(request.principal, request.body.jobs);
+      for (const outcome of outcomes) app.metrics.observeIngest(outcome.result);
       return {
         results: outcomes.map(({ error, ...rest }) =>
           error === undefined ? rest : { ...rest, error: { code: ERROR_TABLES.taskcenter[error.kind][1], message: error.message } },
