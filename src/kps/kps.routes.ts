@@ -1,5 +1,104 @@
+/** The KPS key-pair task routes (API.md §2). HTTP only: validation is the schemas. */
 import type { FastifyInstance } from 'fastify';
+import { errorResponses } from '../gateway/dialects.js';
+import { pageOf } from '../paging.js';
 import type { KpsService } from './kps.service.js';
+import {
+  Cleared,
+  FailedTaskList,
+  KeypairTask,
+  PageQuery,
+  ProjectParams,
+  RunningTaskList,
+  TaskParams,
+  type PageQuery as PageQueryType,
+  type ProjectParams as ProjectParamsType,
+  type TaskParams as TaskParamsType,
+} from './kps.schema.js';
 
-/** The KPS key-pair task routes (to be written). */
-export function kpsRoutes(_app: FastifyInstance, _kps: KpsService): void {}
+const TAG = ['KPS key-pair tasks'];
+
+export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
+  app.get<{ Params: ProjectParamsType; Querystring: PageQueryType }>(
+    '/v3/:project_id/failed-tasks',
+    {
+      config: { dialect: 'kps', action: 'kps::getFailedTask' },
+      schema: {
+        tags: TAG,
+        summary: 'ListFailedTask: failed key-pair tasks, newest first',
+        operationId: 'ListFailedTask',
+        params: ProjectParams,
+        querystring: PageQuery,
+        response: { 200: FailedTaskList, ...errorResponses('kps', [400, 403]) },
+      },
+    },
+    async (request) => kps.listFailedTasks(request.params.project_id, pageOf(request.query)),
+  );
+
+  app.delete<{ Params: ProjectParamsType }>(
+    '/v3/:project_id/failed-tasks',
+    {
+      config: { dialect: 'kps', action: 'kps::deleteFailedTask' },
+      schema: {
+        tags: TAG,
+        summary: "DeleteAllFailedTask: clear every failed task of the project (200, empty body)",
+        operationId: 'DeleteAllFailedTask',
+        params: ProjectParams,
+        response: { 200: Cleared, ...errorResponses('kps', [400, 403, 413]) },
+      },
+    },
+    async (request, reply) => {
+      await kps.deleteAllFailedTasks(request.params.project_id);
+      return reply.code(200).send();
+    },
+  );
+
+  app.delete<{ Params: TaskParamsType }>(
+    '/v3/:project_id/failed-tasks/:task_id',
+    {
+      config: { dialect: 'kps', action: 'kps::deleteFailedTask' },
+      schema: {
+        tags: TAG,
+        summary: 'DeleteFailedTask: clear one failed task (200, empty body); the task stays readable',
+        operationId: 'DeleteFailedTask',
+        params: TaskParams,
+        response: { 200: Cleared, ...errorResponses('kps', [400, 403, 413]) },
+      },
+    },
+    async (request, reply) => {
+      await kps.deleteFailedTask(request.params.project_id, request.params.task_id);
+      return reply.code(200).send();
+    },
+  );
+
+  app.get<{ Params: ProjectParamsType; Querystring: PageQueryType }>(
+    '/v3/:project_id/running-tasks',
+    {
+      config: { dialect: 'kps', action: 'kps::getRunningTask' },
+      schema: {
+        tags: TAG,
+        summary: 'ListRunningTask: waiting and running key-pair tasks, newest first',
+        operationId: 'ListRunningTask',
+        params: ProjectParams,
+        querystring: PageQuery,
+        response: { 200: RunningTaskList, ...errorResponses('kps', [400, 403]) },
+      },
+    },
+    async (request) => kps.listRunningTasks(request.params.project_id, pageOf(request.query)),
+  );
+
+  app.get<{ Params: TaskParamsType }>(
+    '/v3/:project_id/tasks/:task_id',
+    {
+      config: { dialect: 'kps', action: 'kps::getTask' },
+      schema: {
+        tags: TAG,
+        summary: "ListKeypairTask: one key-pair task's state",
+        operationId: 'ListKeypairTask',
+        params: TaskParams,
+        response: { 200: KeypairTask, ...errorResponses('kps', [400, 403]) },
+      },
+    },
+    async (request) => kps.getTask(request.params.project_id, request.params.task_id),
+  );
+}

@@ -1,0 +1,56 @@
+/**
+ * Turns stored KPS jobs into the KPS API's shapes: one named function per shape.
+ * Top-level KPS jobs always carry a server and a key pair name (the producer API
+ * requires them), so the empty-string fallbacks only satisfy the row types.
+ */
+import type { FailedTask, KeypairTask, RunningTask } from './kps.schema.js';
+import type { FailedTaskRow, RunningTaskRow, TaskRow } from './kps.store.js';
+
+type OperateName = 'RESET' | 'REPLACE' | 'UNBIND';
+
+const STATE_NAMES = { INIT: 'READY', RUNNING: 'RUNNING', FAIL: 'FAILED', SUCCESS: 'SUCCESS' } as const;
+
+/** `reset` → `RESET`; KPS jobs are only ever stored with one of the three operations. */
+function operateName(operation: string): OperateName {
+  return operation.toUpperCase() as OperateName;
+}
+
+/** Epoch milliseconds as KPS writes them: a string of digits. */
+function taskTime(beginTime: number): string {
+  return String(beginTime);
+}
+
+/** An item of ListFailedTask. */
+export function toFailedTask(row: FailedTaskRow): FailedTask {
+  return {
+    task_id: row.job_id,
+    operate_type: `FAILED_${operateName(row.operation)}`,
+    task_time: taskTime(row.begin_time),
+    task_error_code: row.error_code,
+    task_error_msg: row.fail_reason,
+    server_name: row.server_name ?? '',
+    server_id: row.server_id ?? '',
+    keypair_name: row.keypair_name ?? '',
+  };
+}
+
+/** An item of ListRunningTask. */
+export function toRunningTask(row: RunningTaskRow): RunningTask {
+  return {
+    task_id: row.job_id,
+    operate_type: `RUNNING_${operateName(row.operation)}`,
+    task_time: taskTime(row.begin_time),
+    server_name: row.server_name ?? '',
+    server_id: row.server_id ?? '',
+    keypair_name: row.keypair_name ?? '',
+  };
+}
+
+/** The body of ListKeypairTask: INIT shows as READY, FAIL as FAILED. */
+export function toKeypairTask(row: TaskRow): KeypairTask {
+  return {
+    task_id: row.job_id,
+    task_status: `${STATE_NAMES[row.status]}_${operateName(row.operation)}`,
+    server_id: row.server_id ?? '',
+  };
+}
