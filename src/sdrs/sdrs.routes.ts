@@ -1,5 +1,108 @@
+/**
+ * The SDRS task center routes (API.md §1), HTTP only. `failure-jobs/batch` is a static
+ * path, which the router always prefers over the `{failure_job_id}` and
+ * `{server_group_id}` parameters at the same depth, so it is never taken as a job id.
+ */
 import type { FastifyInstance } from 'fastify';
+import { errorResponses } from '../gateway/dialects.js';
+import {
+  FailureJobList,
+  FailureJobParams,
+  JobParams,
+  JobStatusView,
+  ListFailureJobsQuery,
+  NoContent,
+  ProjectParams,
+  ServerGroupParams,
+  type ListFailureJobsQuery as ListFailureJobsQueryType,
+} from './sdrs.schema.js';
 import type { SdrsService } from './sdrs.service.js';
 
-/** The SDRS task center routes (to be written). */
-export function sdrsRoutes(_app: FastifyInstance, _sdrs: SdrsService): void {}
+const TAG = ['SDRS task center'];
+
+export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
+  app.get<{ Params: { project_id: string }; Querystring: ListFailureJobsQueryType }>(
+    '/v1/:project_id/task-center/failure-jobs',
+    {
+      config: { dialect: 'sdrs', action: 'sdrs:failureJobs:list' },
+      schema: {
+        tags: TAG,
+        operationId: 'ListFailureJobs',
+        summary: 'List failed tasks: protection-group-level by default, inside a group with server_group_id',
+        params: ProjectParams,
+        querystring: ListFailureJobsQuery,
+        response: { 200: FailureJobList, ...errorResponses('sdrs', [400, 403]) },
+      },
+    },
+    async (request) => sdrs.listFailureJobs(request.params.project_id, request.query),
+  );
+
+  app.delete<{ Params: { project_id: string } }>(
+    '/v1/:project_id/task-center/failure-jobs/batch',
+    {
+      config: { dialect: 'sdrs', action: 'sdrs:failureJobs:delete' },
+      schema: {
+        tags: TAG,
+        operationId: 'DeleteAllServerGroupFailureJobs',
+        summary: 'Delete every protection-group-level failed task',
+        params: ProjectParams,
+        response: { 204: NoContent, ...errorResponses('sdrs', [400, 403]) },
+      },
+    },
+    async (request, reply) => {
+      await sdrs.deleteGroupLevelFailureJobs(request.params.project_id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.delete<{ Params: { project_id: string; failure_job_id: string } }>(
+    '/v1/:project_id/task-center/failure-jobs/:failure_job_id',
+    {
+      config: { dialect: 'sdrs', action: 'sdrs:failureJobs:delete' },
+      schema: {
+        tags: TAG,
+        operationId: 'DeleteFailureJob',
+        summary: 'Delete one failed task from the list (the job itself stays)',
+        params: FailureJobParams,
+        response: { 204: NoContent, ...errorResponses('sdrs', [400, 403, 404]) },
+      },
+    },
+    async (request, reply) => {
+      await sdrs.deleteFailureJob(request.params.project_id, request.params.failure_job_id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.delete<{ Params: { project_id: string; server_group_id: string } }>(
+    '/v1/:project_id/task-center/:server_group_id/failure-jobs/batch',
+    {
+      config: { dialect: 'sdrs', action: 'sdrs:failureJobs:delete' },
+      schema: {
+        tags: TAG,
+        operationId: 'DeleteServerGroupFailureJobs',
+        summary: 'Delete every failed task inside one protection group',
+        params: ServerGroupParams,
+        response: { 204: NoContent, ...errorResponses('sdrs', [400, 403]) },
+      },
+    },
+    async (request, reply) => {
+      await sdrs.deleteFailureJobsInGroup(request.params.project_id, request.params.server_group_id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get<{ Params: { project_id: string; job_id: string } }>(
+    '/v1/:project_id/jobs/:job_id',
+    {
+      config: { dialect: 'sdrs', action: 'sdrs:jobs:get' },
+      schema: {
+        tags: TAG,
+        operationId: 'ShowJobStatus',
+        summary: "A job's status, with its sub-jobs",
+        params: JobParams,
+        response: { 200: JobStatusView, ...errorResponses('sdrs', [400, 403, 404]) },
+      },
+    },
+    async (request) => sdrs.showJobStatus(request.params.project_id, request.params.job_id),
+  );
+}
