@@ -8,7 +8,7 @@ import type { TSchema } from '@sinclair/typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installAuth } from './auth/auth.hook.js';
 import type { Context } from './context.js';
-import { installGateway, newRequestId } from './gateway/gateway.js';
+import { frameworkErrors, installGateway, newRequestId, readableBody } from './gateway/gateway.js';
 import { installMetrics } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
 import { jobsRoutes } from './jobs/jobs.routes.js';
@@ -25,12 +25,14 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     genReqId: newRequestId,
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
+    frameworkErrors,
   });
 
   // Every route validates with the same code, so every message has the same shape.
   app.setValidatorCompiler(({ schema, httpPart }) => {
     if (httpPart === 'headers') return () => true;
-    const check = httpPart === 'body' ? (data: unknown) => checkJson(schema as TSchema, data) : (data: unknown) => parseTextFields(schema as TSchema, data);
+    const check =
+      httpPart === 'body' ? (data: unknown) => checkJson(schema as TSchema, readableBody(data)) : (data: unknown) => parseTextFields(schema as TSchema, data);
     return (data: unknown) => {
       try {
         return { value: check(data) };

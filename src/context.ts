@@ -2,7 +2,7 @@
  * The one object shared by the server, the command line and the tests: configuration,
  * the open store, the services over it, authentication and the logger.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { OpenAuthenticator, StaticAuthenticator, type Authenticator } from './auth/authenticator.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
@@ -35,9 +35,10 @@ const REDACT = [
   'sk',
 ];
 
-/** A JSON logger at the configured level that never writes a secret. */
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } });
+/** A JSON logger at the configured level that never writes a secret; to stdout unless given a destination. */
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
+  const options = { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 export interface ContextOptions {

@@ -96,10 +96,25 @@ export function checkJson<T>(schema: TSchema, value: unknown, prefix = ''): T {
     compiled.set(schema, check);
   }
   if (check.Check(value)) return value as T;
-  const first = check.Errors(value).First();
-  if (first === undefined) throw new ServiceError('invalid_parameter', 'request body is invalid');
+  const found = check.Errors(value).First();
+  if (found === undefined) throw new ServiceError('invalid_parameter', 'request body is invalid');
+  const first = innermost(found);
   const field = joinPath(prefix, first.path);
   throw new ServiceError('invalid_parameter', describeJsonError(field, first), field || undefined);
+}
+
+/**
+ * For a value that is not null but fails a nullable field (`Nullable(Timestamp)`), the
+ * error of the non-null branch: it says what the value should look like ("end_time must
+ * match ...", "resource.type must be one of ..."), where the union's own error can only
+ * say "a string or null".
+ */
+function innermost(error: ValueError): ValueError {
+  if (error.type !== ValueErrorType.Union || error.value === null || literals(error.schema as JsonSchema) !== null) return error;
+  const branches = error.errors
+    .map((branch) => branch.First())
+    .filter((e): e is ValueError => e !== undefined && (e.schema as JsonSchema).type !== 'null');
+  return branches.length === 1 && branches[0] !== undefined ? innermost(branches[0]) : error;
 }
 
 function joinPath(prefix: string, pointer: string): string {
@@ -112,7 +127,10 @@ function joinPath(prefix: string, pointer: string): string {
 function describeJsonError(field: string, error: ValueError): string {
   const name = field || 'request body';
   const schema = error.schema as JsonSchema;
-  if (error.type === ValueErrorType.ObjectAdditionalProperties) return `${name} is not a known field`;
+  if (error.type === ValueErrorType.ObjectAdditionalProperties) {
+    const known = Object.keys(schema.properties ?? {});
+    return known.length === 0 ? `${name} is not a known field` : `${name} is not a known field; known fields: ${known.join(', ')}`;
+  }
   if (error.value === undefined) return `${name} is required`;
   const allowed = literals(schema);
   if (allowed !== null) return `${name} must be one of ${allowed.join(', ')}, got ${quote(error.value)}`;

@@ -29,8 +29,9 @@ export function openDatabase(url: string): Database {
 const UNAVAILABLE_CODES = new Set([
   // Node network errors on the way to PostgreSQL.
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH',
-  // PostgreSQL: connection exceptions, shutdown, too many connections, read-only/recovery.
-  '08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300', '25006',
+  // PostgreSQL: connection exceptions, shutdown, too many connections, read-only/recovery,
+  // and the database itself gone or refusing the login (dropped, renamed, role revoked).
+  '08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '57P04', '53300', '25006', '3D000', '28000', '28P01',
   // SQLite: locked past busy_timeout, disk or I/O trouble.
   'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_READONLY',
 ]);

@@ -25,6 +25,37 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * A body that is not JSON (malformed, or another Content-Type). Parsing never fails a
+ * request by itself: body validation refuses it (see {@link readableBody}), which runs
+ * after authentication, so a caller without valid credentials gets 401 and an unknown
+ * route 404, whatever the body.
+ */
+export class UnreadableBody {
+  constructor(readonly error: ServiceError) {}
+}
+
+/** The parsed body, or throws the reason it could not be read; for body validators. */
+export function readableBody(body: unknown): unknown {
+  if (body instanceof UnreadableBody) throw body.error;
+  return body;
+}
+
+/**
+ * Fastify's `frameworkErrors` option: a path that is not valid percent-encoding, or a
+ * path parameter over the router's length limit, is refused before routing; answer it
+ * as the gateway does, with a request id, instead of Fastify's own body.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const refusal =
+    error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new ServiceError('malformed_request', `the request path ${error.code === 'FST_ERR_BAD_URL' ? 'is not valid percent-encoding' : 'has a segment over 100 characters'}`)
+      : new ServiceError('internal', `internal error; quote request id ${request.id} when reporting it`);
+  if (refusal.kind === 'internal') request.log.error({ err: error }, 'router error');
+  const { status, body } = renderError('apigw', refusal, request.id);
+  void reply.code(status).header('X-Request-Id', request.id).send(body);
+}
+
 /** Installs the gateway behaviour on an app; call before registering routes. */
 export function installGateway(app: FastifyInstance): void {
   app.decorateRequest('rawBody', null);
@@ -41,8 +72,13 @@ export function installGateway(app: FastifyInstance): void {
     try {
       done(null, JSON.parse(body.toString('utf8')));
     } catch (error) {
-      done(new ServiceError('malformed_request', `request body is not valid JSON: ${(error as Error).message}`), undefined);
+      done(null, new UnreadableBody(new ServiceError('malformed_request', `request body is not valid JSON: ${(error as Error).message}`)));
     }
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    request.rawBody = body;
+    const type = request.headers['content-type'] ?? '';
+    done(null, new UnreadableBody(new ServiceError('malformed_request', `Content-Type must be application/json, got '${type}'`)));
   });
 
   app.setNotFoundHandler(async (request, reply) => {
