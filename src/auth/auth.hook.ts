@@ -25,14 +25,15 @@ export function installAuth(app: FastifyInstance, authenticator: Authenticator):
   app.addHook('preValidation', async (request) => {
     const action = request.routeOptions.config?.action;
     if (action === undefined) return;
+    const projectId = (request.params as { project_id?: string }).project_id;
     const principal = await authenticator.authenticate({
       method: request.method,
       url: request.url,
       headers: request.headers,
       body: request.rawBody ?? EMPTY,
+      projectId,
     });
     request.principal = principal;
-    const projectId = (request.params as { project_id?: string }).project_id;
     if (!allows(principal, action, projectId)) {
       const where = projectId === undefined ? '' : ` in project ${quote(projectId)}`;
       throw new ServiceError('forbidden', `principal ${quote(principal.name)} is not allowed to perform ${action}${where}`);

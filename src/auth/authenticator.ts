@@ -4,9 +4,12 @@
  * `--auth`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { ServiceError } from '../errors.js';
+import { AkskVerifier, isSignedRequest, unauthenticated } from './aksk.js';
 import { indexCredentials, isExposed, readCredentialsFile, hashToken, type Credentials } from './credentials.js';
 import { ANONYMOUS, type Principal } from './principal.js';
+
+// Defined beside the AK/SK verifier, which every authenticator shares; exported here too.
+export { unauthenticated };
 
 /** What authentication may look at in a request. */
 export interface AuthRequest {
@@ -16,6 +19,8 @@ export interface AuthRequest {
   readonly headers: IncomingHttpHeaders;
   /** The raw body bytes, empty when there is none. */
   readonly body: Buffer;
+  /** The path's `{project_id}` when the route has one; an AK/SK request's X-Project-Id must match it. */
+  readonly projectId?: string | undefined;
 }
 
 export interface Authenticator {
@@ -25,26 +30,34 @@ export interface Authenticator {
   reload(): void;
 }
 
-/** The prefix of every 401 message, as Huawei's API gateway words it. */
-export function unauthenticated(why: string): ServiceError {
-  return new ServiceError('unauthenticated', `Incorrect IAM authentication information: ${why}`);
-}
-
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Tokens from the credentials file, compared by their SHA-256 hash. */
+export interface StaticAuthenticatorOptions {
+  /** The clock for AK/SK date windows and lockouts, epoch milliseconds; tests pass a fake one. */
+  readonly now?: () => number;
+}
+
+/**
+ * The credentials file: tokens compared by their SHA-256 hash, and AK/SK signatures
+ * checked against the file's access keys.
+ */
 export class StaticAuthenticator implements Authenticator {
   #credentials: Credentials;
+  readonly #signatures: AkskVerifier;
 
   /** Reads the file now; throws if it is missing or invalid. `warn` hears about a readable file. */
   constructor(
     private readonly path: string,
     private readonly warn: (message: string) => void = () => {},
+    options: StaticAuthenticatorOptions = {},
   ) {
     this.#credentials = this.#read();
+    // Looks the key up in whatever the file holds now, so a reload takes effect at once
+    // while lockouts of keys that stay survive it.
+    this.#signatures = new AkskVerifier((ak) => this.#credentials.byAccessKey.get(ak), options);
   }
 
   #read(): Credentials {
@@ -59,6 +72,8 @@ export class StaticAuthenticator implements Authenticator {
   }
 
   async authenticate(request: AuthRequest): Promise<Principal> {
+    // A signature is what the caller chose to authenticate with: a stray token must not take over.
+    if (isSignedRequest(request.headers)) return this.#signatures.verify(request);
     const token = header(request.headers, 'x-auth-token');
     if (token !== undefined) {
       const principal = this.#credentials.byTokenHash.get(hashToken(token));
@@ -66,7 +81,8 @@ export class StaticAuthenticator implements Authenticator {
       return principal;
     }
     if (header(request.headers, 'authorization') !== undefined) {
-      throw unauthenticated('AK/SK signatures are not accepted by this server yet; use X-Auth-Token');
+      // Not echoed: a client may have put a bare secret there.
+      throw unauthenticated('the Authorization header is not an SDK-HMAC-SHA256 signature; use X-Auth-Token or an AK/SK signature');
     }
     throw unauthenticated('no X-Auth-Token header and no AK/SK signature');
   }
