@@ -11,6 +11,7 @@ import type { Context } from './context.js';
 import { frameworkErrors, installGateway, newRequestId, readableBody } from './gateway/gateway.js';
 import { installMetrics } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
+import { TokenBuckets, installThrottle } from './gateway/throttle.js';
 import { jobsRoutes } from './jobs/jobs.routes.js';
 import { kpsRoutes } from './kps/kps.routes.js';
 import { sdrsRoutes } from './sdrs/sdrs.routes.js';
@@ -45,6 +46,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   installGateway(app);
   installMetrics(app);
   installAuth(app, ctx.auth);
+  // After authentication: the bucket is the principal's.
+  if (ctx.config.throttle > 0) installThrottle(app, new TokenBuckets(ctx.config.throttle));
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -56,9 +59,15 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
       components: {
         securitySchemes: {
           token: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' },
+          aksk: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'Authorization',
+            description: 'AK/SK signature: `SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<a;b;c>, Signature=<hex>` with X-Sdk-Date, as the official SDKs sign',
+          },
         },
       },
-      security: [{ token: [] }],
+      security: [{ token: [] }, { aksk: [] }],
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });

@@ -21,6 +21,8 @@ export interface Config {
   readonly credentials: string;
   readonly keystoneUrl: string | null;
   readonly logLevel: LogLevel;
+  /** Requests per second allowed to each principal; 0 turns throttling off. */
+  readonly throttle: number;
 }
 
 /** Flag values as the command line gives them: strings, unset when absent. */
@@ -34,6 +36,7 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   credentials: './data/credentials.json',
   keystoneUrl: undefined,
   logLevel: 'info',
+  throttle: '0',
 });
 
 /** The environment variable that backs each setting: `keystoneUrl` → `TASKCENTER_KEYSTONE_URL`. */
@@ -91,11 +94,17 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     problems.push(`${source('logLevel')} must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
   }
 
+  const throttleText = raw('throttle') ?? '';
+  const throttle = throttleText === 'off' ? 0 : Number(throttleText);
+  if (throttleText !== 'off' && (!/^\d+(\.\d+)?$/.test(throttleText) || !Number.isFinite(throttle))) {
+    problems.push(`${source('throttle')} must be a number of requests per second per principal (0 or off for none), got '${throttleText}'`);
+  }
+
   const credentials = raw('credentials') ?? '';
   if (credentials === '') problems.push(`${source('credentials')} must not be empty`);
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ host, port, db, auth, credentials, keystoneUrl, logLevel });
+  return Object.freeze({ host, port, db, auth, credentials, keystoneUrl, logLevel, throttle });
 }
 
 /** `keystoneUrl` → `keystone-url`. */

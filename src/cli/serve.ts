@@ -12,7 +12,9 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
   --auth MODE            static, keystone or none (${DEFAULTS.auth}; ${envName('auth')})
   --credentials FILE     static credentials file (${DEFAULTS.credentials}; ${envName('credentials')})
   --keystone-url URL     Keystone v3 endpoint for --auth keystone (${envName('keystoneUrl')})
-  --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (${DEFAULTS.logLevel}; ${envName('logLevel')})`;
+  --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (${DEFAULTS.logLevel}; ${envName('logLevel')})
+  --throttle N           requests per second allowed to each principal, 0 or off for no limit
+                         (${DEFAULTS.throttle}; ${envName('throttle')})`;
 
 export const serveCommand: Command = {
   name: 'serve',

@@ -38,6 +38,7 @@ export const SERVER_FLAGS: Options = {
   credentials: { type: 'string' },
   'keystone-url': { type: 'string' },
   'log-level': { type: 'string' },
+  throttle: { type: 'string' },
 };
 
 /**
@@ -55,7 +56,7 @@ export function parseFlags(args: string[], options: Options, allowPositionals = 
 /** Picks the Config keys out of parsed flag values (`keystone-url` → `keystoneUrl`). */
 export function configInput(values: Record<string, unknown>): ConfigInput {
   const input: Record<string, string | undefined> = {};
-  for (const key of ['host', 'port', 'db', 'auth', 'credentials', 'keystoneUrl', 'logLevel'] satisfies (keyof Config)[]) {
+  for (const key of ['host', 'port', 'db', 'auth', 'credentials', 'keystoneUrl', 'logLevel', 'throttle'] satisfies (keyof Config)[]) {
     const value = values[kebab(key)];
     if (typeof value === 'string') input[key] = value;
   }

@@ -1,0 +1,74 @@
+/**
+ * A real listening server for end-to-end tests with real clients (the official SDK core):
+ * a fresh database on one engine, the test credentials of helpers.ts plus access keys for
+ * the principals that have none there (so every principal can sign), on 127.0.0.1 and a
+ * free port.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.js';
+import { loadConfig, type ConfigInput } from '../src/config.js';
+import { createContext, createLogger, type Context } from '../src/context.js';
+import type { Engine } from '../src/db/database.js';
+import { ACCESS_KEYS, freshDatabase, writeTestCredentials } from './helpers.js';
+
+/** Access keys of every test principal: helpers.ts's, and those added here. */
+export const KEYS = {
+  ...ACCESS_KEYS,
+  /** Read-only actions in project A. */
+  reader: { ak: 'READERAKREADERAKREA1', sk: 'reader-secret-key-0123456789abcdefghijklm' },
+  /** Everything in project B only. */
+  bob: { ak: 'BOBAKBOBAKBOBAKBOBA1', sk: 'bob-secret-key-0123456789abcdefghijklmnopq' },
+  /** Everything in project A; only the lockout test uses it, so locking it disturbs nothing else. */
+  mallory: { ak: 'MALLORYAKMALLORYAK01', sk: 'mallory-secret-key-0123456789abcdefghijkl' },
+} as const;
+
+export interface ListeningServer {
+  readonly engine: Engine;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly host: string;
+  readonly app: FastifyInstance;
+  readonly ctx: Context;
+  close(): Promise<void>;
+}
+
+function addAccessKeys(path: string): void {
+  const file = JSON.parse(readFileSync(path, 'utf8')) as { principals: { name: string; projects: string[]; actions: string[]; access_keys?: unknown[] }[] };
+  for (const principal of file.principals) {
+    if (principal.name === 'reader') principal.access_keys = [KEYS.reader];
+    if (principal.name === 'bob') principal.access_keys = [KEYS.bob];
+  }
+  file.principals.push({ name: 'mallory', projects: ['proj-a'], actions: ['*'], access_keys: [KEYS.mallory] });
+  writeFileSync(path, JSON.stringify(file), { mode: 0o600 });
+}
+
+/** Starts a server over a fresh database on `engine`; `flags` add configuration (`throttle`). */
+export async function startServer(engine: Engine, flags: ConfigInput = {}): Promise<ListeningServer> {
+  const database = await freshDatabase(engine);
+  const dir = mkdtempSync(join(tmpdir(), 'taskcenter-sdk-'));
+  const credentials = writeTestCredentials(dir);
+  addAccessKeys(credentials);
+  const config = loadConfig({ db: database.url, auth: 'static', credentials, logLevel: 'silent', host: '127.0.0.1', port: '0', ...flags }, {});
+  const ctx = await createContext(config, { logger: createLogger(config) });
+  const app = await buildApp(ctx);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('server has no TCP address');
+  const host = `127.0.0.1:${address.port}`;
+  return {
+    engine,
+    url: `http://${host}`,
+    host,
+    app,
+    ctx,
+    async close() {
+      await app.close();
+      await ctx.close();
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
