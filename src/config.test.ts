@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, envName, kebab, loadConfig, redactUrl } from './config.js';
+
+/** The problems loadConfig reports for these flags and environment. */
+function problems(flags: Record<string, string | undefined>, env: NodeJS.ProcessEnv = {}): readonly string[] {
+  try {
+    loadConfig(flags, env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    assert.equal(error.message, error.problems.join('\n'));
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('has working defaults', () => {
+    const config = loadConfig({}, {});
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.port, 8080);
+    assert.equal(config.db, 'sqlite:./data/taskcenter.db');
+    assert.equal(config.auth, 'static');
+    assert.equal(config.credentials, './data/credentials.json');
+    assert.equal(config.keystoneUrl, null);
+    assert.equal(config.logLevel, 'info');
+  });
+
+  it('takes the flag over the environment over the default', () => {
+    const env = { TASKCENTER_PORT: '9000', TASKCENTER_DB: 'sqlite::memory:', TASKCENTER_LOG_LEVEL: 'warn' };
+    const config = loadConfig({ port: '9001' }, env);
+    assert.equal(config.port, 9001);
+    assert.equal(config.db, 'sqlite::memory:');
+    assert.equal(config.logLevel, 'warn');
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig({}, {});
+    assert.ok(Object.isFrozen(config));
+    assert.throws(() => {
+      (config as { port: number }).port = 1;
+    }, TypeError);
+  });
+
+  it('accepts every documented database URL form', () => {
+    for (const db of ['sqlite:./x.db', 'sqlite::memory:', 'postgres://u@h/db', 'postgresql://u:p@h:5433/db']) {
+      assert.equal(loadConfig({ db }, {}).db, db);
+    }
+  });
+
+  it('reports every bad value at once, naming its flag or variable', () => {
+    const found = problems({ port: '70000', auth: 'ldap', logLevel: 'loud', host: '' }, { TASKCENTER_DB: 'mysql://x' });
+    assert.equal(found.length, 5, found.join('\n'));
+    assert.ok(found.includes("--port must be an integer between 0 and 65535, got '70000'"), found.join('\n'));
+    assert.ok(found.includes("--auth must be one of static, keystone, none, got 'ldap'"));
+    assert.ok(found.includes("--log-level must be one of fatal, error, warn, info, debug, trace, silent, got 'loud'"));
+    assert.ok(found.includes('--host must not be empty'));
+    assert.ok(found.some((p) => p.startsWith('TASKCENTER_DB must be sqlite:<path>, sqlite::memory: or postgres://..., got ')));
+  });
+
+  it('refuses ports that are not plain integers', () => {
+    for (const port of ['', '-1', '1.5', 'http', '80a', '65536']) {
+      assert.equal(problems({ port }).length, 1, port);
+    }
+    assert.equal(loadConfig({ port: '0' }, {}).port, 0);
+  });
+
+  it('needs a keystone URL for keystone auth, and an http(s) one', () => {
+    assert.ok(problems({ auth: 'keystone' }).includes('--auth keystone needs --keystone-url (or TASKCENTER_KEYSTONE_URL)'));
+    assert.deepEqual(problems({ keystoneUrl: 'ftp://x' }), ["--keystone-url must be an http(s) URL, got 'ftp://x'"]);
+  });
+
+  it('never repeats a database password in a problem', () => {
+    const found = problems({ db: 'mysql://admin:hunter2@db/x' });
+    assert.equal(found.length, 1);
+    assert.doesNotMatch(found[0] ?? '', /hunter2/);
+  });
+});
+
+describe('config helpers', () => {
+  it('names each environment variable after its flag', () => {
+    assert.equal(envName('keystoneUrl'), 'TASKCENTER_KEYSTONE_URL');
+    assert.equal(envName('logLevel'), 'TASKCENTER_LOG_LEVEL');
+    assert.equal(envName('db'), 'TASKCENTER_DB');
+    assert.equal(kebab('keystoneUrl'), 'keystone-url');
+  });
+
+  it('redacts the password of a URL and nothing else', () => {
+    assert.equal(redactUrl('postgres://app:s3cr%40t@db:5432/tc'), 'postgres://app:***@db:5432/tc');
+    assert.equal(redactUrl('postgres://app@db/tc'), 'postgres://app@db/tc');
+    assert.equal(redactUrl('sqlite:./data/x.db'), 'sqlite:./data/x.db');
+  });
+});

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Type } from '@sinclair/typebox';
+import { ServiceError } from './errors.js';
+import { BatchBody, BatchItem, JobDocument, JobListQuery, Nullable, OneOf, Timestamp } from './jobs/jobs.schema.js';
+import { checkJson, parseTextFields } from './validation.js';
+
+/** The ServiceError `fn` throws, asserted to be invalid_parameter. */
+function refusal(fn: () => unknown): ServiceError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof ServiceError, String(error));
+    assert.equal(error.kind, 'invalid_parameter');
+    return error;
+  }
+  assert.fail('expected a refusal');
+}
+
+const Query = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+    status: Type.Optional(OneOf(['INIT', 'FAIL'])),
+    id: Type.Optional(Type.String({ pattern: '^[a-z]+$' })),
+    name: Type.Optional(Type.String({ minLength: 2, maxLength: 4 })),
+    must: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
+describe('parseTextFields', () => {
+  it('turns plain digits into integers and keeps text', () => {
+    assert.deepEqual(parseTextFields(Query, { limit: '0', offset: '1000000', status: 'FAIL', id: 'abc', must: 'x' }), {
+      limit: 0,
+      offset: 1_000_000,
+      status: 'FAIL',
+      id: 'abc',
+      must: 'x',
+    });
+  });
+
+  it('refuses every integer that is not plain digits in range, naming the field, range and value', () => {
+    for (const bad of ['', '1.5', 'abc', '-1', '1001', '1e3', ' 1', '0x10', '+1', '9999999999999999']) {
+      const error = refusal(() => parseTextFields(Query, { limit: bad, must: 'x' }));
+      assert.equal(error.field, 'limit');
+      assert.equal(error.message, `limit must be an integer between 0 and 1000, got '${bad}'`);
+    }
+    assert.equal(refusal(() => parseTextFields(Query, { offset: '-5', must: 'x' })).message, "offset must be an integer >= 0, got '-5'");
+  });
+
+  it('refuses a parameter given twice', () => {
+    const error = refusal(() => parseTextFields(Query, { limit: ['1', '2'], must: 'x' }));
+    assert.equal(error.message, 'limit must be given once, got 2 values');
+  });
+
+  it('says which values, pattern or lengths are allowed', () => {
+    assert.equal(refusal(() => parseTextFields(Query, { status: 'fail', must: 'x' })).message, "status must be one of INIT, FAIL, got 'fail'");
+    assert.equal(refusal(() => parseTextFields(Query, { id: 'A', must: 'x' })).message, "id must match ^[a-z]+$, got 'A'");
+    assert.equal(refusal(() => parseTextFields(Query, { name: 'abcde', must: 'x' })).message, "name must be 2 to 4 characters, got 'abcde'");
+    assert.equal(refusal(() => parseTextFields(Query, { name: 'a', must: 'x' })).field, 'name');
+  });
+
+  it('requires required parameters and ignores unknown ones', () => {
+    assert.equal(refusal(() => parseTextFields(Query, {})).message, 'must is required');
+    assert.deepEqual(parseTextFields(Query, { must: 'x', other: 'y' }), { must: 'x' });
+  });
+
+  it('cuts a long value short in the message', () => {
+    const message = refusal(() => parseTextFields(Query, { id: 'Z'.repeat(500), must: 'x' })).message;
+    assert.ok(message.length < 120, message);
+    assert.match(message, /ZZZ\.\.\.'$/);
+  });
+
+  it('applies the producer list query', () => {
+    assert.deepEqual(parseTextFields(JobListQuery, { limit: '1000', marker: 'job-1', service: 'kps' }), { limit: 1000, marker: 'job-1', service: 'kps' });
+    assert.match(refusal(() => parseTextFields(JobListQuery, { limit: '0' })).message, /limit must be an integer between 1 and 1000/);
+  });
+});
+
+describe('checkJson', () => {
+  const doc = {
+    job_id: 'job-1',
+    service: 'sdrs',
+    job_type: 't',
+    operation: 'create',
+    status: 'RUNNING',
+    begin_time: '2019-01-21T12:56:35.754Z',
+  };
+
+  it('returns a valid value as is', () => {
+    assert.equal(checkJson(JobDocument, doc), doc);
+  });
+
+  it('names the field by its path under the prefix', () => {
+    const error = refusal(() => checkJson(BatchItem, { ...doc, project_id: 'p', resource: { id: 'r', name: 'n', type: 'vm' } }, 'jobs[3]'));
+    assert.equal(error.field, 'jobs[3].resource.type');
+    assert.equal(error.message, "jobs[3].resource.type must be one of server_groups, protected_instances, replications, disaster_recovery_drills, got 'vm'");
+  });
+
+  it('describes the non-null branch of a nullable field', () => {
+    const error = refusal(() => checkJson(JobDocument, { ...doc, end_time: 'yesterday' }));
+    assert.equal(error.field, 'end_time');
+    assert.match(error.message, /^end_time must match \^\\d\{4\}-.*, got 'yesterday'$/);
+    assert.equal(refusal(() => checkJson(JobDocument, { ...doc, error_code: 'x'.repeat(129) })).message.slice(0, 40), 'error_code must be 0 to 128 characters, ');
+    assert.equal(refusal(() => checkJson(Type.Object({ n: Nullable(Type.Integer()) }), { n: 'x' })).message, "n must be an integer, got 'x'");
+  });
+
+  it('lists the known fields when it meets an unknown one', () => {
+    const error = refusal(() => checkJson(JobDocument, { ...doc, colour: 'red' }));
+    assert.equal(error.field, 'colour');
+    assert.match(error.message, /^colour is not a known field; known fields: job_id, service, job_type, operation, status, begin_time, end_time, /);
+    assert.equal(refusal(() => checkJson(JobDocument, { ...doc, entities: { vm: 'x' } })).field, 'entities.vm');
+  });
+
+  it('says what is required and what type is expected', () => {
+    const { service: _service, ...noService } = doc;
+    assert.equal(refusal(() => checkJson(JobDocument, noService)).message, 'service is required');
+    assert.equal(refusal(() => checkJson(JobDocument, { ...doc, job_type: 5 })).message, "job_type must be a string, got '5'");
+    assert.equal(refusal(() => checkJson(JobDocument, { ...doc, job_type: '' })).message, "job_type must be 1 to 128 characters, got ''");
+    assert.equal(refusal(() => checkJson(JobDocument, null)).message, "request body must be an object, got 'null'");
+    assert.equal(refusal(() => checkJson(JobDocument, undefined)).message, 'request body is required');
+    assert.equal(refusal(() => checkJson(Timestamp, '2019')).message, "request body must match ^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$, got '2019'");
+  });
+
+  it('says how many items an array may hold', () => {
+    assert.equal(refusal(() => checkJson(BatchBody, { jobs: [] })).message, 'jobs must hold 1 to 1000 items, got 0');
+    assert.equal(refusal(() => checkJson(BatchBody, { jobs: new Array(1001).fill({}) })).message, 'jobs must hold 1 to 1000 items, got 1001');
+  });
+});
