@@ -43,10 +43,12 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     .columns(['project_id', 'resource_type', 'begin_time', 'job_id'])
     .where(sdrsFailures)
     .execute();
+  // resource_type trails so that "inside the group" (resource_type <> 'server_groups')
+  // is decided from the index alone: a deep page or a count never visits the table.
   await db.schema
     .createIndex('jobs_sdrs_failures_by_group')
     .on('jobs')
-    .columns(['project_id', 'server_group_id', 'begin_time', 'job_id'])
+    .columns(['project_id', 'server_group_id', 'begin_time', 'job_id', 'resource_type'])
     .where(sdrsFailures)
     .execute();
   await db.schema
