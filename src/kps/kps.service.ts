@@ -52,7 +52,7 @@ export class KpsService {
    * `not_found` when it is not a listed failure (unknown, not failed, or already cleared).
    */
   async deleteFailedTask(projectId: string, taskId: string): Promise<void> {
-    const cleared = await clearFailedTask(this.db.kysely, projectId, taskId);
+    const cleared = await clearFailedTask(this.db.kysely, projectId, taskId, Date.now());
     if (cleared === 0) {
       throw new ServiceError(
         'not_found',
@@ -63,6 +63,6 @@ export class KpsService {
 
   /** Removes every failure of the project from ListFailedTask; succeeds when there is none. */
   async deleteAllFailedTasks(projectId: string): Promise<void> {
-    await clearAllFailedTasks(this.db.kysely, projectId);
+    await clearAllFailedTasks(this.db.kysely, projectId, Date.now());
   }
 }
