@@ -20,6 +20,16 @@ export interface Config {
   /** Path of the static credentials file. */
   readonly credentials: string;
   readonly keystoneUrl: string | null;
+  /** The service user that validates tokens with Keystone, its project and their domain. */
+  readonly keystoneUser: string | null;
+  /** Only from the environment (`TASKCENTER_KEYSTONE_PASSWORD`), never a flag: flags show in `ps`. */
+  readonly keystonePassword: string | null;
+  readonly keystoneProject: string | null;
+  readonly keystoneDomain: string;
+  /** Seconds a validated Keystone token is trusted before asking again; 0 disables the cache. */
+  readonly keystoneCacheTtl: number;
+  /** A JSON file mapping Keystone roles to actions; null for the built-in table. */
+  readonly keystoneRoles: string | null;
   readonly logLevel: LogLevel;
   /** Requests per second allowed to each principal; 0 turns throttling off. */
   readonly throttle: number;
@@ -35,6 +45,12 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   auth: 'static',
   credentials: './data/credentials.json',
   keystoneUrl: undefined,
+  keystoneUser: undefined,
+  keystonePassword: undefined,
+  keystoneProject: undefined,
+  keystoneDomain: 'Default',
+  keystoneCacheTtl: '300',
+  keystoneRoles: undefined,
   logLevel: 'info',
   throttle: '0',
 });
@@ -88,6 +104,22 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   if (keystoneUrl !== null && !/^https?:\/\/.+/.test(keystoneUrl)) {
     problems.push(`${source('keystoneUrl')} must be an http(s) URL, got '${keystoneUrl}'`);
   }
+  const keystoneUser = raw('keystoneUser') || null;
+  const keystonePassword = env[envName('keystonePassword')] || null;
+  const keystoneProject = raw('keystoneProject') || null;
+  const keystoneDomain = raw('keystoneDomain') ?? '';
+  const keystoneRoles = raw('keystoneRoles') || null;
+  if (auth === 'keystone') {
+    if (keystoneUser === null) problems.push(`--auth keystone needs --keystone-user (or ${envName('keystoneUser')}), the service user that validates tokens`);
+    if (keystonePassword === null) problems.push(`--auth keystone needs the service user's password in ${envName('keystonePassword')}`);
+    if (keystoneProject === null) problems.push(`--auth keystone needs --keystone-project (or ${envName('keystoneProject')}), the service user's project`);
+  }
+  if (keystoneDomain === '') problems.push(`${source('keystoneDomain')} must not be empty`);
+  const ttlText = raw('keystoneCacheTtl') ?? '';
+  const keystoneCacheTtl = Number(ttlText);
+  if (!/^\d{1,9}$/.test(ttlText)) {
+    problems.push(`${source('keystoneCacheTtl')} must be a whole number of seconds (0 disables the cache), got '${ttlText}'`);
+  }
 
   const logLevel = raw('logLevel') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -104,7 +136,22 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   if (credentials === '') problems.push(`${source('credentials')} must not be empty`);
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ host, port, db, auth, credentials, keystoneUrl, logLevel, throttle });
+  return Object.freeze({
+    host,
+    port,
+    db,
+    auth,
+    credentials,
+    keystoneUrl,
+    keystoneUser,
+    keystonePassword,
+    keystoneProject,
+    keystoneDomain,
+    keystoneCacheTtl,
+    keystoneRoles,
+    logLevel,
+    throttle,
+  });
 }
 
 /** `keystoneUrl` → `keystone-url`. */

@@ -4,6 +4,7 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { OpenAuthenticator, StaticAuthenticator, type Authenticator } from './auth/authenticator.js';
+import { startKeystoneAuthenticator } from './auth/keystone.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
@@ -33,6 +34,8 @@ const REDACT = [
   'headers["x-subject-token"]',
   'token',
   'sk',
+  'keystonePassword',
+  'config.keystonePassword',
 ];
 
 /** A JSON logger at the configured level that never writes a secret; to stdout unless given a destination. */
@@ -60,7 +63,11 @@ export async function createContext(config: Config, options: ContextOptions = {}
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
     const auth: Authenticator =
-      config.auth === 'none' ? new OpenAuthenticator() : new StaticAuthenticator(config.credentials, (message) => logger.warn(message));
+      config.auth === 'none'
+        ? new OpenAuthenticator()
+        : config.auth === 'keystone'
+          ? await startKeystoneAuthenticator(config, logger)
+          : new StaticAuthenticator(config.credentials, (message) => logger.warn(message));
     return {
       config,
       logger,

@@ -12,6 +12,15 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
   --auth MODE            static, keystone or none (${DEFAULTS.auth}; ${envName('auth')})
   --credentials FILE     static credentials file (${DEFAULTS.credentials}; ${envName('credentials')})
   --keystone-url URL     Keystone v3 endpoint for --auth keystone (${envName('keystoneUrl')})
+  --keystone-user NAME   service user that validates tokens; its password is read only from
+                         ${envName('keystonePassword')} (${envName('keystoneUser')})
+  --keystone-project P   the service user's project (${envName('keystoneProject')})
+  --keystone-domain NAME domain of that user and project (${DEFAULTS.keystoneDomain}; ${envName('keystoneDomain')})
+  --keystone-cache-ttl S seconds a validated token is trusted before asking Keystone again,
+                         0 for never (${DEFAULTS.keystoneCacheTtl}; ${envName('keystoneCacheTtl')})
+  --keystone-roles FILE  JSON {"roles": {"<role>": ["<action>", ...]}}; "*" applies to every
+                         project-scoped token (default: every token reads, admin does all;
+                         ${envName('keystoneRoles')})
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (${DEFAULTS.logLevel}; ${envName('logLevel')})
   --throttle N           requests per second allowed to each principal, 0 or off for no limit
                          (${DEFAULTS.throttle}; ${envName('throttle')})`;
