@@ -1,10 +1,82 @@
-import { UsageError, type Command } from './usage.js';
+import { existsSync } from 'node:fs';
+import { addPrincipal, readCredentialsFile } from '../auth/credentials.js';
+import { ACTIONS, allows } from '../auth/principal.js';
+import { DEFAULTS, envName, loadConfig } from '../config.js';
+import { PROJECT_ID_PATTERN } from '../jobs/jobs.schema.js';
+import { UsageError, asUsage, parseFlags, type Command } from './usage.js';
 
 export const credentialsCommand: Command = {
   name: 'credentials',
-  summary: 'not written yet',
-  usage: 'Usage: taskcenter credentials',
-  async run() {
-    throw new UsageError('credentials is not written yet');
+  summary: 'add a principal (token and/or AK/SK) to a static credentials file',
+  usage: `Usage: taskcenter credentials add --name N --project P... --action A... [--token] [--aksk] [--file F] [--json]
+
+Adds a principal to the static credentials file (created with mode 0600 if missing) and
+prints its new secrets once: the token is stored only as its SHA-256 hash, so it cannot
+be shown again. A running server reads the file again on SIGHUP.
+
+  --file F        credentials file (${DEFAULTS.credentials}; ${envName('credentials')})
+  --name N        principal name, unique in the file
+  --project P     project id it may touch, or * for every project; repeatable
+  --action A      action it may perform, * wildcards allowed (sdrs:*, *); repeatable.
+                  Actions: ${ACTIONS.join(', ')}
+  --token         issue an X-Auth-Token
+  --aksk          issue an access key / secret key pair (SDK-HMAC-SHA256 signing)
+  --json          print the secrets as one JSON object, for scripts
+
+At least one of --token and --aksk is required.
+
+Example:
+  taskcenter credentials add --name ci --project 0a5f2d7c6e8b4a9d8c1e3f5a7b9d2c4e \\
+    --action 'sdrs:*' --action 'kps:*' --action 'taskcenter:jobs:*' --token`,
+  async run(args, io) {
+    const [sub, ...rest] = args;
+    if (sub !== 'add') {
+      throw new UsageError(sub === undefined ? "missing subcommand: the only one is 'add'" : `unknown subcommand '${sub}': the only one is 'add'`);
+    }
+    const values = parseFlags(rest, {
+      file: { type: 'string' },
+      name: { type: 'string' },
+      project: { type: 'string', multiple: true },
+      action: { type: 'string', multiple: true },
+      token: { type: 'boolean' },
+      aksk: { type: 'boolean' },
+      json: { type: 'boolean' },
+    }).values as { file?: string; name?: string; project?: string[]; action?: string[]; token?: boolean; aksk?: boolean; json?: boolean };
+
+    const problems: string[] = [];
+    const name = values.name ?? '';
+    if (name.trim() === '') problems.push('--name is required');
+    const projects = values.project ?? [];
+    if (projects.length === 0) problems.push('--project is required (repeat it for several projects, or * for all)');
+    for (const p of projects) {
+      if (p !== '*' && !new RegExp(PROJECT_ID_PATTERN).test(p)) problems.push(`--project must be * or a project id of 1-64 letters, digits, _ or -, got '${p}'`);
+    }
+    const actions = values.action ?? [];
+    if (actions.length === 0) problems.push('--action is required (repeat it for several actions, or * for all)');
+    for (const action of actions) {
+      // A grant that matches no action is a typo that would silently deny everything.
+      const principal = { name, projects: ['*'], actions: [action] };
+      if (!ACTIONS.some((known) => allows(principal, known))) problems.push(`--action '${action}' matches none of: ${ACTIONS.join(', ')}`);
+    }
+    if (values.token !== true && values.aksk !== true) problems.push('give --token, --aksk or both: a principal needs a way to authenticate');
+    if (problems.length > 0) throw new UsageError(problems.join('\n'));
+
+    // Only the file path matters here; pinning auth keeps unrelated Keystone settings out of it.
+    const file = asUsage(() => loadConfig({ credentials: values.file, auth: 'none' })).credentials;
+    if (existsSync(file) && readCredentialsFile(file).principals.some((p) => p.name === name)) {
+      throw new Error(`principal '${name}' already exists in ${file}; pick another --name`);
+    }
+    const secrets = addPrincipal(file, { name, projects, actions, token: values.token === true, aksk: values.aksk === true });
+    if (values.json === true) {
+      io.out(JSON.stringify({ file, name, ...secrets }));
+      return 0;
+    }
+    io.out(`Added principal '${name}' to ${file} (mode 0600): projects ${projects.join(', ')}; actions ${actions.join(', ')}.`);
+    io.out('Its secrets are shown this once; only the token hash is stored:');
+    if (secrets.token !== undefined) io.out(`  X-Auth-Token: ${secrets.token}`);
+    if (secrets.ak !== undefined) io.out(`  AK: ${secrets.ak}`);
+    if (secrets.sk !== undefined) io.out(`  SK: ${secrets.sk}`);
+    io.out('A running server picks it up on SIGHUP (kill -HUP <pid>) or at its next start.');
+    return 0;
   },
 };

@@ -1,10 +1,173 @@
-import { UsageError, type Command } from './usage.js';
+import { rmSync } from 'node:fs';
+import { addPrincipal } from '../auth/credentials.js';
+import type { Principal } from '../auth/principal.js';
+import { envName, loadConfig, redactUrl } from '../config.js';
+import { createContext, type Context } from '../context.js';
+import { MAX_BATCH } from '../jobs/jobs.schema.js';
+import { DEMO_PROJECTS, demoJobs, type DemoHighlights } from './demo-jobs.js';
+import { startServer } from './serve.js';
+import { asUsage, parseFlags, type Command } from './usage.js';
+
+const DEMO_DB = 'sqlite:./data/demo.db';
+const DEMO_CREDENTIALS = './data/demo-credentials.json';
+const DEMO_LOG_LEVEL = 'warn';
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'not written yet',
-  usage: 'Usage: taskcenter demo',
-  async run() {
-    throw new UsageError('demo is not written yet');
+  summary: 'serve a fresh database of realistic demo jobs (what npm start runs)',
+  usage: `Usage: taskcenter demo [--port PORT] [--host HOST] [--db URL] [--credentials FILE] [--log-level LEVEL]
+
+Recreates the demo database and credentials file, fills two projects with realistic
+jobs through the producer API's own validation (every SDRS operation and resource type,
+protection groups with failures inside them, sub-jobs, KPS tasks in every state), then
+serves them with static auth. Prints the URLs to open, a token and an AK/SK allowed
+everything, and curl lines to paste. Stop it with Ctrl-C.
+
+  --host HOST            address to listen on (127.0.0.1; ${envName('host')})
+  --port PORT            port, 0 for any free port (8080; ${envName('port')})
+  --db URL               ${DEMO_DB} (deleted at each start), sqlite::memory:, or an
+                         empty postgres://... database; ${envName('db')} is ignored, so
+                         the demo never writes into a real store
+  --credentials FILE     demo credentials file, rewritten at each start (${DEMO_CREDENTIALS})
+  --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (${DEMO_LOG_LEVEL})`,
+  async run(args, io) {
+    const values = parseFlags(args, {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      db: { type: 'string' },
+      credentials: { type: 'string' },
+      'log-level': { type: 'string' },
+    }).values as Record<string, string | undefined>;
+    const config = asUsage(() =>
+      loadConfig({
+        host: values.host,
+        port: values.port,
+        db: values.db ?? DEMO_DB,
+        auth: 'static',
+        credentials: values.credentials ?? DEMO_CREDENTIALS,
+        logLevel: values['log-level'] ?? DEMO_LOG_LEVEL,
+      }),
+    );
+
+    // A fresh start: a SQLite file (and its WAL) is deleted; PostgreSQL must be empty (checked below).
+    const sqlitePath = config.db.startsWith('sqlite:') ? config.db.slice('sqlite:'.length) : null;
+    if (sqlitePath !== null && sqlitePath !== ':memory:') {
+      for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(sqlitePath + suffix, { force: true });
+    }
+    rmSync(config.credentials, { force: true });
+    const secrets = addPrincipal(config.credentials, { name: 'admin', projects: ['*'], actions: ['*'], token: true, aksk: true });
+
+    const ctx = await createContext(config);
+    let loaded: { jobs: number; highlights: DemoHighlights };
+    try {
+      loaded = await loadDemoJobs(ctx);
+    } catch (error) {
+      await ctx.close();
+      throw error;
+    }
+    let server;
+    try {
+      server = await startServer(ctx, io);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'EADDRINUSE') {
+        throw new Error(`${config.host}:${config.port} is already in use; pick another port with --port (0 for any free one)`);
+      }
+      throw error;
+    }
+    // Curl cannot reach a wildcard address; the loopback one serves the same listener.
+    const base = server.url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
+    const hasConsole = await fetch(`${base}/console/`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    const token = secrets.token ?? '';
+    const lines = [
+      `Task Center demo: ${base}`,
+      `  store        ${redactUrl(config.db)}${sqlitePath !== null && sqlitePath !== ':memory:' ? ' (recreated at each start)' : ''}, ${loaded.jobs} demo jobs`,
+      `  projects     ${DEMO_PROJECTS.join(' and ')}`,
+      `  credentials  ${config.credentials}: principal 'admin', every project and action`,
+      `    X-Auth-Token: ${token}`,
+      `    AK: ${secrets.ak ?? ''}`,
+      `    SK: ${secrets.sk ?? ''}`,
+      '',
+      'Open:',
+      ...(hasConsole ? [`  ${base}/console/        the console`] : []),
+      `  ${base}/docs           API documentation (Authorize with the token to try requests)`,
+      `  ${base}/openapi.json   OpenAPI document`,
+      `  ${base}/healthz        liveness`,
+      '',
+      'Try (each line works as pasted):',
+      ...curlLines(base, token, loaded.highlights, new Date().toISOString()),
+      '',
+      'Ctrl-C stops it; the next start recreates the database.',
+    ];
+    io.out(lines.join('\n'));
+    return server.stopped;
   },
 };
+
+/** Reports the demo jobs through the producer service, which validates each one. */
+async function loadDemoJobs(ctx: Context): Promise<{ jobs: number; highlights: DemoHighlights }> {
+  for (const projectId of DEMO_PROJECTS) {
+    const { jobs } = await ctx.jobs.list(projectId, { limit: 1 });
+    if (jobs.length > 0) {
+      throw new Error(`${redactUrl(ctx.config.db)} already holds demo project ${projectId}'s jobs; the demo needs an empty database`);
+    }
+  }
+  const { items, highlights } = demoJobs(Date.now());
+  const loader: Principal = { name: 'demo', projects: ['*'], actions: ['*'] };
+  for (let i = 0; i < items.length; i += MAX_BATCH) {
+    const outcomes = await ctx.jobs.reportBatch(loader, items.slice(i, i + MAX_BATCH));
+    const refused = outcomes.find((o) => o.result !== 'created');
+    if (refused !== undefined) {
+      throw new Error(`demo job ${refused.job_id} was ${refused.result}: ${refused.error?.message ?? 'already present'}`);
+    }
+  }
+  return { jobs: items.length, highlights };
+}
+
+/** Copy-paste curl lines against the demo data: the producer API, then SDRS and KPS. */
+function curlLines(base: string, token: string, h: DemoHighlights, now: string): string[] {
+  const auth = `-H 'X-Auth-Token: ${token}'`;
+  const json = `-H 'Content-Type: application/json'`;
+  const p = h.projectId;
+  const putBody = JSON.stringify({
+    job_id: 'demo-put-1',
+    service: 'kps',
+    job_type: 'resetKeypair',
+    operation: 'reset',
+    status: 'RUNNING',
+    begin_time: now,
+    server: { id: 'c9aa197b-a6b6-4c33-b3a6-fa0b4ec50006', name: 'ecs-demo' },
+    keypair_name: 'KeyPair-demo',
+  });
+  const batchBody = JSON.stringify({
+    jobs: DEMO_PROJECTS.map((project, i) => ({
+      project_id: project,
+      job_id: `demo-batch-${i + 1}`,
+      service: 'sdrs',
+      job_type: 'createServerGroup',
+      operation: 'create',
+      status: 'FAIL',
+      begin_time: now,
+      end_time: now,
+      error_code: 'VPC.0012',
+      fail_reason: 'The VPC of the DR site does not exist.',
+      resource: { id: `demo-group-${i + 1}`, name: `demo-pg-${i + 1}`, type: 'server_groups' },
+    })),
+  });
+  return [
+    '  # Producer API: report a job (201, then 200 unchanged), a batch for two projects, read a job back',
+    `  curl -sS -w '\n' -X PUT '${base}/taskcenter/v1/projects/${p}/jobs/demo-put-1' ${auth} ${json} -d '${putBody}'`,
+    `  curl -sS -w '\n' -X POST '${base}/taskcenter/v1/jobs/batch' ${auth} ${json} -d '${batchBody}'`,
+    `  curl -sS -w '\n' '${base}/taskcenter/v1/projects/${p}/jobs/${h.failedJobWithSubJobs}' ${auth}`,
+    '  # SDRS task center: protection-group failures, failures inside one group, a job with its sub-jobs',
+    `  curl -sS -w '\n' '${base}/v1/${p}/task-center/failure-jobs' ${auth}`,
+    `  curl -sS -w '\n' '${base}/v1/${p}/task-center/failure-jobs?server_group_id=${h.groupWithFailures}&limit=5' ${auth}`,
+    `  curl -sS -w '\n' '${base}/v1/${p}/jobs/${h.failedJobWithSubJobs}' ${auth}`,
+    '  # KPS key-pair tasks: failed, running, one task',
+    `  curl -sS -w '\n' '${base}/v3/${p}/failed-tasks?limit=5' ${auth}`,
+    `  curl -sS -w '\n' '${base}/v3/${p}/running-tasks' ${auth}`,
+    `  curl -sS -w '\n' '${base}/v3/${p}/tasks/${h.failedTask}' ${auth}`,
+  ];
+}

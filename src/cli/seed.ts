@@ -1,10 +1,119 @@
-import { UsageError, type Command } from './usage.js';
+import { DEFAULTS, envName, loadConfig, redactUrl } from '../config.js';
+import { openDatabase } from '../db/database.js';
+import { migrate } from '../db/migrate.js';
+import { toReportedJob } from '../jobs/job.js';
+import { JobDocument } from '../jobs/jobs.schema.js';
+import { insertNewJobs } from '../jobs/jobs.store.js';
+import type { JobRow } from '../jobs/jobs.table.js';
+import { checkJson } from '../validation.js';
+import { Progress } from './progress.js';
+import { Random } from './random.js';
+import { projectJobs } from './synthetic-jobs.js';
+import { UsageError, asUsage, configInput, parseFlags, type Command } from './usage.js';
+
+const MAX_PROJECTS = 1_000_000;
+const MAX_JOBS = 100_000_000;
+const DEFAULT_END_TIME = '2026-01-01T00:00:00.000Z';
+const SPAN_MS = 365 * 24 * 3600 * 1000;
+/** Rows per transaction: large enough that commits cost nothing, small enough to keep memory flat. */
+const TRANSACTION_ROWS = 20_000;
+
+/** The id of the `index`-th seeded project (0-based): `seed-000000`, `seed-000001`, ... */
+export function seedProjectId(index: number): string {
+  return `seed-${String(index).padStart(6, '0')}`;
+}
+
+/** How many jobs the `index`-th of `projects` projects gets when `jobs` are spread evenly. */
+export function seedJobCount(index: number, projects: number, jobs: number): number {
+  return Math.floor(jobs / projects) + (index < jobs % projects ? 1 : 0);
+}
 
 export const seedCommand: Command = {
   name: 'seed',
-  summary: 'not written yet',
-  usage: 'Usage: taskcenter seed',
-  async run() {
-    throw new UsageError('seed is not written yet');
+  summary: 'fill a database with realistic synthetic jobs, at scale',
+  usage: `Usage: taskcenter seed --projects N --jobs M [--db URL] [--seed S] [--end-time ISO]
+
+Adds M synthetic jobs spread over N projects, built exactly as the producer API builds
+reported jobs: SDRS jobs on protection groups (every operation and resource type, some
+with sub-jobs, failures at group level and inside groups) and KPS key-pair tasks. About
+95% are finished (11% of all failed); the rest are INIT or RUNNING and began in the last
+half hour before --end-time. Finished jobs began in the 365 days before it.
+
+Project ids are predictable: seed-000000, seed-000001, ... seed-<N-1, six digits>.
+Project i gets floor(M/N) jobs, plus one for each i < M mod N. The same flags always
+produce the same jobs (ids included), so seeding twice adds nothing the second time.
+Migrations run first. Progress goes to stderr.
+
+  --projects N      number of projects, 1..${MAX_PROJECTS.toLocaleString('en-US')}
+  --jobs M          total number of jobs (sub-jobs included), 1..${MAX_JOBS.toLocaleString('en-US')}
+  --db URL          sqlite:<path> or postgres://... (${DEFAULTS.db}; ${envName('db')})
+  --seed S          seed of the pseudo-random generator (1)
+  --end-time ISO    newest begin time (${DEFAULT_END_TIME})`,
+  async run(args, io) {
+    const values = parseFlags(args, {
+      db: { type: 'string' },
+      projects: { type: 'string' },
+      jobs: { type: 'string' },
+      seed: { type: 'string' },
+      'end-time': { type: 'string' },
+    }).values as Record<string, string | undefined>;
+    const projects = countFlag('projects', values.projects, MAX_PROJECTS);
+    const jobs = countFlag('jobs', values.jobs, MAX_JOBS);
+    const seed = values.seed ?? '1';
+    if (seed === '') throw new UsageError('--seed must not be empty');
+    const endText = values['end-time'] ?? DEFAULT_END_TIME;
+    const endTime = Date.parse(endText);
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(endText) || Number.isNaN(endTime)) {
+      throw new UsageError(`--end-time must be an ISO 8601 time such as ${DEFAULT_END_TIME}, got '${endText}'`);
+    }
+    const config = asUsage(() => loadConfig(configInput({ db: values.db })));
+
+    const db = openDatabase(config.db);
+    try {
+      await migrate(db);
+      const started = Date.now();
+      const progress = new Progress(jobs, 'jobs');
+      let buffer: JobRow[] = [];
+      let done = 0;
+      let inserted = 0;
+      const flush = async () => {
+        const rows = buffer;
+        buffer = [];
+        // One transaction per buffer: a crash leaves whole buffers, and re-running skips them.
+        inserted += (await db.kysely.transaction().execute((tx) => insertNewJobs(tx, rows))).length;
+        done += rows.length;
+        progress.update(done);
+      };
+      const now = Date.now();
+      for (let p = 0; p < projects; p++) {
+        const projectId = seedProjectId(p);
+        const rng = new Random(`${seed}/${projectId}`);
+        for (const doc of projectJobs(rng, seedJobCount(p, projects, jobs), { endTime, spanMs: SPAN_MS })) {
+          // The producer API's own checks: a seeded row is one a producer could have reported.
+          const reported = toReportedJob(projectId, checkJson<JobDocument>(JobDocument, doc));
+          buffer.push({ ...reported, cleared: 0, created_at: now, updated_at: now });
+          if (buffer.length >= TRANSACTION_ROWS) await flush();
+        }
+      }
+      if (buffer.length > 0) await flush();
+      progress.finish();
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const range = projects === 1 ? seedProjectId(0) : `${seedProjectId(0)} .. ${seedProjectId(projects - 1)}`;
+      io.out(
+        `${redactUrl(config.db)}: ${inserted} jobs added, ${jobs - inserted} already there, in projects ${range} (seed ${seed}), ${seconds} s`,
+      );
+      return 0;
+    } finally {
+      await db.close();
+    }
   },
 };
+
+function countFlag(name: string, text: string | undefined, max: number): number {
+  if (text === undefined) throw new UsageError(`--${name} is required`);
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max) {
+    throw new UsageError(`--${name} must be an integer between 1 and ${max.toLocaleString('en-US')}, got '${text}'`);
+  }
+  return n;
+}
