@@ -5,14 +5,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { errorResponses } from '../gateway/dialects.js';
+import { JobParams, ProjectParams } from '../jobs/jobs.schema.js';
 import {
   FailureJobList,
   FailureJobParams,
-  JobParams,
   JobStatusView,
   ListFailureJobsQuery,
   NoContent,
-  ProjectParams,
   ServerGroupParams,
   type ListFailureJobsQuery as ListFailureJobsQueryType,
 } from './sdrs.schema.js';
@@ -20,6 +19,7 @@ import type { SdrsService } from './sdrs.service.js';
 
 const TAG = ['SDRS task center'];
 
+/** Registers the five SDRS routes; each answers errors in the SDRS dialect and needs its sdrs:* action. */
 export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
   app.get<{ Params: { project_id: string }; Querystring: ListFailureJobsQueryType }>(
     '/v1/:project_id/task-center/failure-jobs',

@@ -24,11 +24,12 @@ export function operationOf(status: FailureStatus): SdrsOperation {
  */
 export const ServerGroupId = Type.String({ minLength: 1, maxLength: 64, description: 'Protection group id' });
 
-export const ProjectParams = Type.Object({ project_id: ProjectId });
+/** DeleteFailureJob's path. */
 export const FailureJobParams = Type.Object({ project_id: ProjectId, failure_job_id: JobId });
+/** DeleteServerGroupFailureJobs' path: a malformed group id is SDRS.0207. */
 export const ServerGroupParams = Type.Object({ project_id: ProjectId, server_group_id: ServerGroupId });
-export const JobParams = Type.Object({ project_id: ProjectId, job_id: JobId });
 
+/** ListFailureJobs' query; unknown parameters are ignored, bad values refused (never defaulted). */
 export const ListFailureJobsQuery = Type.Object({
   failure_status: Type.Optional(OneOf(FAILURE_STATUSES, { description: 'Only failures of this operation' })),
   resource_type: Type.Optional(
@@ -61,6 +62,7 @@ export const FailureJob = Type.Object(
 );
 export type FailureJob = Static<typeof FailureJob>;
 
+/** ListFailureJobs' answer. */
 export const FailureJobList = Type.Object(
   {
     failure_jobs: Type.Array(FailureJob),
@@ -112,4 +114,5 @@ export const JobStatusView = Type.Object(
 );
 export type JobStatusView = Static<typeof JobStatusView>;
 
+/** The 204 of the deletes: no body. */
 export const NoContent = Type.Null({ description: 'No content' });

@@ -20,6 +20,7 @@ export function scopeOf(query: Pick<ListFailureJobsQuery, 'resource_type' | 'ser
   return { kind: 'type', resourceType: 'server_groups' };
 }
 
+/** The SDRS operations, one method per API operation; callers pass validated input. */
 export class SdrsService {
   constructor(readonly db: Database) {}
 
