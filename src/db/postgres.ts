@@ -19,9 +19,13 @@ export function openPostgres(url: string): Database {
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client losing its connection (server restart) must not crash the process;
-  // the next query gets a fresh connection.
+  // A client losing its connection (server restart, backend terminated, network cut)
+  // must not crash the process. The pool hears about idle clients; a checked-out client
+  // emits 'error' on itself, and with no listener Node throws it as an uncaught
+  // exception. Its pending query is rejected either way (and answered 503), and the
+  // pool discards it on release, so the next query gets a fresh connection.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return {
     engine: 'postgres',
