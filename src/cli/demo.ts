@@ -128,6 +128,8 @@ async function loadDemoJobs(ctx: Context): Promise<{ jobs: number; highlights: D
 
 /** Copy-paste curl lines against the demo data: the producer API, then SDRS and KPS. */
 function curlLines(base: string, token: string, h: DemoHighlights, now: string): string[] {
+  // -w adds the newline JSON bodies lack, so the shell prompt starts on its own line.
+  const CURL = "curl -sS -w '\\n'";
   const auth = `-H 'X-Auth-Token: ${token}'`;
   const json = `-H 'Content-Type: application/json'`;
   const p = h.projectId;
@@ -158,16 +160,16 @@ function curlLines(base: string, token: string, h: DemoHighlights, now: string):
   });
   return [
     '  # Producer API: report a job (201, then 200 unchanged), a batch for two projects, read a job back',
-    `  curl -sS -w '\n' -X PUT '${base}/taskcenter/v1/projects/${p}/jobs/demo-put-1' ${auth} ${json} -d '${putBody}'`,
-    `  curl -sS -w '\n' -X POST '${base}/taskcenter/v1/jobs/batch' ${auth} ${json} -d '${batchBody}'`,
-    `  curl -sS -w '\n' '${base}/taskcenter/v1/projects/${p}/jobs/${h.failedJobWithSubJobs}' ${auth}`,
+    `  ${CURL} -X PUT '${base}/taskcenter/v1/projects/${p}/jobs/demo-put-1' ${auth} ${json} -d '${putBody}'`,
+    `  ${CURL} -X POST '${base}/taskcenter/v1/jobs/batch' ${auth} ${json} -d '${batchBody}'`,
+    `  ${CURL} '${base}/taskcenter/v1/projects/${p}/jobs/${h.failedJobWithSubJobs}' ${auth}`,
     '  # SDRS task center: protection-group failures, failures inside one group, a job with its sub-jobs',
-    `  curl -sS -w '\n' '${base}/v1/${p}/task-center/failure-jobs' ${auth}`,
-    `  curl -sS -w '\n' '${base}/v1/${p}/task-center/failure-jobs?server_group_id=${h.groupWithFailures}&limit=5' ${auth}`,
-    `  curl -sS -w '\n' '${base}/v1/${p}/jobs/${h.failedJobWithSubJobs}' ${auth}`,
+    `  ${CURL} '${base}/v1/${p}/task-center/failure-jobs' ${auth}`,
+    `  ${CURL} '${base}/v1/${p}/task-center/failure-jobs?server_group_id=${h.groupWithFailures}&limit=5' ${auth}`,
+    `  ${CURL} '${base}/v1/${p}/jobs/${h.failedJobWithSubJobs}' ${auth}`,
     '  # KPS key-pair tasks: failed, running, one task',
-    `  curl -sS -w '\n' '${base}/v3/${p}/failed-tasks?limit=5' ${auth}`,
-    `  curl -sS -w '\n' '${base}/v3/${p}/running-tasks' ${auth}`,
-    `  curl -sS -w '\n' '${base}/v3/${p}/tasks/${h.failedTask}' ${auth}`,
+    `  ${CURL} '${base}/v3/${p}/failed-tasks?limit=5' ${auth}`,
+    `  ${CURL} '${base}/v3/${p}/running-tasks' ${auth}`,
+    `  ${CURL} '${base}/v3/${p}/tasks/${h.failedTask}' ${auth}`,
   ];
 }
