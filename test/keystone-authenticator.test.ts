@@ -34,12 +34,18 @@ class FakeKeystone {
   serviceLifetimeMs = 3600_000;
   /** Forces the next answers: a status, or 'down' for a connection failure. */
   outage: number | 'down' | null = null;
+  /** Connections to drop before they answer, as a server closing an idle keep-alive connection does. */
+  drops = 0;
   #issued = 0;
 
   constructor(private readonly clock: { now: number }) {}
 
   readonly fetch = (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = String(input);
+    if (this.drops > 0) {
+      this.drops -= 1;
+      throw new TypeError('fetch failed', { cause: { code: 'UND_ERR_SOCKET' } });
+    }
     if (this.outage === 'down') throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
     if (typeof this.outage === 'number') return new Response('{"error":{}}', { status: this.outage });
     const headers = new Headers(init?.headers);
@@ -249,6 +255,17 @@ describe('KeystoneAuthenticator', () => {
     assert.match(logs.join('\n'), /refused to let user 'taskcenter' validate tokens/);
     keystone.outage = null;
     assert.deepEqual((await auth.authenticate(withToken('caller-1'))).projects, [PROJECT], 'recovers by itself');
+  });
+
+  it('tries a dropped connection once more before calling Keystone unavailable', async () => {
+    const { keystone, auth } = setup();
+    keystone.callers.set('caller-1', { roles: ['reader'], expiresAt: T0 + 3600_000 });
+    keystone.callers.set('caller-2', { roles: ['reader'], expiresAt: T0 + 3600_000 });
+    await auth.start();
+    keystone.drops = 1;
+    assert.deepEqual((await auth.authenticate(withToken('caller-1'))).projects, [PROJECT]);
+    keystone.drops = 2;
+    await refusal(auth.authenticate(withToken('caller-2')), 'unavailable', /unavailable/);
   });
 
   it('refuses to start when Keystone refuses the service credentials', async () => {

@@ -80,7 +80,8 @@ export interface KeystoneServer extends KeystoneInstance {
   startInstance(options?: { expirationSeconds?: number }): Promise<KeystoneInstance>;
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on (at the time of asking). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -156,12 +157,14 @@ async function serve(dir: string, conf: string, name: string, port?: number): Pr
       'plugins = python3',
       `wsgi-file = ${KEYSTONE_WSGI}`,
       'master = true',
-      'processes = 1',
-      'threads = 4',
-      'enable-threads = true',
+      // Keystone's SQLite connections must stay on the thread that opened them: processes, not threads.
+      'processes = 2',
+      'threads = 1',
       'need-app = true',
       'no-orphans = true',
       'buffer-size = 65535',
+      // uWSGI's http-socket closes every connection after one answer; saying so keeps clients from reusing it.
+      'add-header = Connection: close',
       '',
     ].join('\n'),
   );

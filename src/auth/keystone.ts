@@ -292,13 +292,25 @@ export class KeystoneAuthenticator implements Authenticator {
   }
 
   #check(token: string, service: ServiceToken): Promise<Response> {
-    return this.#fetch(`${this.#tokensUrl}?nocatalog`, {
-      method: 'GET',
-      headers: { 'x-auth-token': service.token, 'x-subject-token': token, accept: 'application/json' },
-      signal: AbortSignal.timeout(this.#timeoutMs),
-    }).catch((error: unknown) => {
+    return this.#call({ method: 'GET', headers: { 'x-auth-token': service.token, 'x-subject-token': token, accept: 'application/json' } });
+  }
+
+  /**
+   * One request to the tokens URL. A connection that fails before any answer is tried once
+   * more: servers and proxies close idle keep-alive connections as the client reuses them.
+   */
+  async #call(init: RequestInit): Promise<Response> {
+    const url = `${this.#tokensUrl}?nocatalog`;
+    try {
+      return await this.#fetch(url, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
+    } catch (error) {
+      if ((error as Error).name === 'TimeoutError') throw new KeystoneDown(describe(error));
+    }
+    try {
+      return await this.#fetch(url, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
+    } catch (error) {
       throw new KeystoneDown(describe(error));
-    });
+    }
   }
 
   #asUnavailable(error: unknown): ServiceError {
@@ -344,13 +356,10 @@ export class KeystoneAuthenticator implements Authenticator {
       },
     };
     const issuedAt = this.#now();
-    const response = await this.#fetch(`${this.#tokensUrl}?nocatalog`, {
+    const response = await this.#call({
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(this.#timeoutMs),
-    }).catch((error: unknown) => {
-      throw new KeystoneDown(describe(error));
     });
     if (response.status !== 201 && response.status !== 200) {
       await response.body?.cancel();
