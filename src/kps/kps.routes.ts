@@ -1,6 +1,7 @@
 /** The KPS key-pair task routes (API.md §2). HTTP only: validation is the schemas. */
 import type { FastifyInstance } from 'fastify';
 import { errorResponses } from '../gateway/dialects.js';
+import { ProjectParams } from '../jobs/jobs.schema.js';
 import { pageOf } from '../paging.js';
 import type { KpsService } from './kps.service.js';
 import {
@@ -8,18 +9,17 @@ import {
   FailedTaskList,
   KeypairTask,
   PageQuery,
-  ProjectParams,
   RunningTaskList,
   TaskParams,
   type PageQuery as PageQueryType,
-  type ProjectParams as ProjectParamsType,
   type TaskParams as TaskParamsType,
 } from './kps.schema.js';
 
 const TAG = ['KPS key-pair tasks'];
 
+/** Registers the five KPS routes; each answers errors in the KPS dialect and needs its kps:: action. */
 export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
-  app.get<{ Params: ProjectParamsType; Querystring: PageQueryType }>(
+  app.get<{ Params: { project_id: string }; Querystring: PageQueryType }>(
     '/v3/:project_id/failed-tasks',
     {
       config: { dialect: 'kps', action: 'kps::getFailedTask' },
@@ -35,7 +35,7 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
     async (request) => kps.listFailedTasks(request.params.project_id, pageOf(request.query)),
   );
 
-  app.delete<{ Params: ProjectParamsType }>(
+  app.delete<{ Params: { project_id: string } }>(
     '/v3/:project_id/failed-tasks',
     {
       config: { dialect: 'kps', action: 'kps::deleteFailedTask' },
@@ -71,7 +71,7 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
     },
   );
 
-  app.get<{ Params: ProjectParamsType; Querystring: PageQueryType }>(
+  app.get<{ Params: { project_id: string }; Querystring: PageQueryType }>(
     '/v3/:project_id/running-tasks',
     {
       config: { dialect: 'kps', action: 'kps::getRunningTask' },

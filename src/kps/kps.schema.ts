@@ -3,10 +3,12 @@
  * response schema for every answer. The same schemas validate, serialize and document.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { JobId, Nullable, OneOf, ProjectId } from '../jobs/jobs.schema.js';
+import { JOB_ID_PATTERN, Nullable, OneOf, ProjectId } from '../jobs/jobs.schema.js';
 import { Limit, Offset } from '../paging.js';
 
+/** `operate_type` of a failed task. */
 export const FAILED_OPERATE_TYPES = ['FAILED_RESET', 'FAILED_REPLACE', 'FAILED_UNBIND'] as const;
+/** `operate_type` of a waiting or running task. */
 export const RUNNING_OPERATE_TYPES = ['RUNNING_RESET', 'RUNNING_REPLACE', 'RUNNING_UNBIND'] as const;
 /** A task's state (INIT is shown as READY) joined to its operation. */
 export const TASK_STATUSES = [
@@ -16,18 +18,17 @@ export const TASK_STATUSES = [
   'SUCCESS_RESET', 'SUCCESS_REPLACE', 'SUCCESS_UNBIND',
 ] as const;
 
-export const ProjectParams = Type.Object({ project_id: ProjectId });
-export type ProjectParams = Static<typeof ProjectParams>;
-
-/** A malformed `task_id` is answered 400 KPS.0001 (illegal task id) by the dialect's field codes. */
-export const TaskParams = Type.Object({ project_id: ProjectId, task_id: { ...JobId, description: 'Task id' } });
+/** Path of the routes on one task. A malformed `task_id` is answered 400 KPS.0001 (illegal task id) by the dialect's field codes. */
+export const TaskParams = Type.Object({ project_id: ProjectId, task_id: Type.String({ pattern: JOB_ID_PATTERN, description: 'Task id' }) });
 export type TaskParams = Static<typeof TaskParams>;
 
+/** `limit` (0..1000, default 1000) and `offset` (>= 0); anything else is 400 KPS.0002. */
 export const PageQuery = Type.Object({ limit: Type.Optional(Limit), offset: Type.Optional(Offset) });
 export type PageQuery = Static<typeof PageQuery>;
 
 const taskTime = Type.String({ pattern: '^\\d+$', description: 'Begin time in epoch milliseconds, as a string ("1523342130000")' });
 
+/** An item of ListFailedTask. */
 export const FailedTask = Type.Object({
   task_id: Type.String({ description: 'Task id' }),
   operate_type: OneOf(FAILED_OPERATE_TYPES),
@@ -40,6 +41,7 @@ export const FailedTask = Type.Object({
 });
 export type FailedTask = Static<typeof FailedTask>;
 
+/** ListFailedTask's body. */
 export const FailedTaskList = Type.Object(
   {
     total: Type.Integer({ description: 'Number of failed tasks in the project, not the page size' }),
@@ -49,6 +51,7 @@ export const FailedTaskList = Type.Object(
 );
 export type FailedTaskList = Static<typeof FailedTaskList>;
 
+/** An item of ListRunningTask. */
 export const RunningTask = Type.Object({
   task_id: Type.String({ description: 'Task id' }),
   operate_type: OneOf(RUNNING_OPERATE_TYPES),
@@ -59,6 +62,7 @@ export const RunningTask = Type.Object({
 });
 export type RunningTask = Static<typeof RunningTask>;
 
+/** ListRunningTask's body. */
 export const RunningTaskList = Type.Object(
   {
     total: Type.Integer({ description: 'Number of waiting or running tasks in the project, not the page size' }),
@@ -68,6 +72,7 @@ export const RunningTaskList = Type.Object(
 );
 export type RunningTaskList = Static<typeof RunningTaskList>;
 
+/** ListKeypairTask's body. */
 export const KeypairTask = Type.Object(
   {
     task_id: Type.String({ description: 'Task id' }),

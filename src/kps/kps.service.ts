@@ -17,6 +17,7 @@ import {
   listRunningTasks,
 } from './kps.store.js';
 
+/** The KPS operations, one method per API call; errors are `ServiceError`s the KPS dialect renders. */
 export class KpsService {
   constructor(readonly db: Database) {}
 
