@@ -142,7 +142,6 @@ const RENEW_MARGIN_MS = 60_000;
 /** A Keystone token body as far as this server reads it. */
 interface KeystoneToken {
   readonly expires_at?: unknown;
-  readonly issued_at?: unknown;
   readonly user?: { readonly id?: unknown; readonly name?: unknown };
   readonly project?: { readonly id?: unknown; readonly name?: unknown };
   readonly roles?: readonly { readonly name?: unknown }[];

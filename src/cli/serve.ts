@@ -10,7 +10,8 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
   --db URL               sqlite:<path>, sqlite::memory: or postgres://user@host/db
                          (${DEFAULTS.db}; ${envName('db')})
   --auth MODE            static, keystone or none (${DEFAULTS.auth}; ${envName('auth')})
-  --credentials FILE     static credentials file (${DEFAULTS.credentials}; ${envName('credentials')})
+  --credentials FILE     static credentials file (${DEFAULTS.credentials}; ${envName('credentials')});
+                         with --auth keystone only its AK/SK pairs are used
   --keystone-url URL     Keystone v3 endpoint for --auth keystone (${envName('keystoneUrl')})
   --keystone-user NAME   service user that validates tokens; its password is read only from
                          ${envName('keystonePassword')} (${envName('keystoneUser')})
