@@ -1,0 +1,187 @@
+/**
+ * The real server process (`node bin/taskcenter.js serve`): SIGTERM lets the request in
+ * flight finish, closes the store and exits 0; a first start without a credentials file
+ * creates one (mode 0600) and prints its token once, and that token works.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { engines, freshDatabase, sdrsJob } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../../bin/taskcenter.js', import.meta.url));
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'taskcenter-server-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A `taskcenter serve` child process and what it has written so far. */
+class ServerProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<number | null>;
+  #waiters: (() => void)[] = [];
+
+  constructor(args: string[]) {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TASKCENTER_')));
+    this.child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args], { env });
+    this.child.stdout.on('data', (chunk: Buffer) => {
+      this.stdout += chunk.toString();
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    void this.exited.then(() => {
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+  }
+
+  /** The JSON log lines written so far. */
+  logs(): Record<string, unknown>[] {
+    return this.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  /** Resolves with the first log line whose msg is `msg`; rejects if the process exits first. */
+  async logLine(msg: string): Promise<Record<string, unknown>> {
+    let exited = false;
+    void this.exited.then(() => (exited = true));
+    for (;;) {
+      const line = this.logs().find((l) => l.msg === msg);
+      if (line !== undefined) return line;
+      if (exited) throw new Error(`exited before logging '${msg}'\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+
+  async url(): Promise<string> {
+    return String((await this.logLine('listening')).url);
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+/** A request whose body is sent in two halves; `finish()` sends the rest and resolves with the response. */
+function halfSentPut(url: string, path: string, headers: Record<string, string>, body: string) {
+  const bytes = Buffer.from(body);
+  const half = Math.floor(bytes.length / 2);
+  let resolveResponse!: (r: { status: number; body: string }) => void;
+  let rejectResponse!: (e: Error) => void;
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    resolveResponse = resolve;
+    rejectResponse = reject;
+  });
+  const request = http.request(`${url}${path}`, {
+    method: 'PUT',
+    agent: false,
+    headers: { ...headers, 'content-type': 'application/json', 'content-length': String(bytes.length) },
+  });
+  request.on('response', (res) => {
+    let text = '';
+    res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    res.on('end', () => resolveResponse({ status: res.statusCode ?? 0, body: text }));
+  });
+  request.on('error', rejectResponse);
+  request.write(bytes.subarray(0, half));
+  return {
+    finish() {
+      request.end(bytes.subarray(half));
+      return response;
+    },
+  };
+}
+
+for (const engine of engines) {
+  describe(`taskcenter serve: SIGTERM [${engine}]`, () => {
+    it('finishes the request in flight, closes the store and exits 0', { timeout: 60_000 }, async () => {
+      const database = await freshDatabase(engine);
+      const server = new ServerProcess(['--db', database.url, '--auth', 'none']);
+      try {
+        const url = await server.url();
+        assert.match(server.stderr, /AUTHENTICATION IS OFF/);
+        const job = sdrsJob();
+        const inFlight = halfSentPut(url, `/taskcenter/v1/projects/p1/jobs/${String(job.job_id)}`, {}, JSON.stringify(job));
+        // The server has routed the request and waits for the rest of its body.
+        await server.logLine('incoming request');
+        server.child.kill('SIGTERM');
+        await server.logLine('draining in-flight requests');
+
+        const response = await inFlight.finish();
+        assert.equal(response.status, 201, response.body);
+        assert.equal(JSON.parse(response.body).job_id, job.job_id);
+        assert.equal(await server.exited, 0, server.stderr);
+        await server.logLine('stopped');
+        // New connections are refused once it has stopped.
+        await assert.rejects(fetch(`${url}/healthz`));
+        if (engine === 'sqlite') {
+          // SQLite removes the WAL file only when the last connection closes cleanly.
+          const file = database.url.slice('sqlite:'.length);
+          assert.ok(existsSync(file));
+          assert.ok(!existsSync(`${file}-wal`), 'the store was not closed: its WAL file is still there');
+        }
+        // What the drained request wrote is durable.
+        const again = new ServerProcess(['--db', database.url, '--auth', 'none']);
+        try {
+          const read = await fetch(`${await again.url()}/taskcenter/v1/projects/p1/jobs/${String(job.job_id)}`);
+          assert.equal(read.status, 200);
+        } finally {
+          assert.equal(await again.stop(), 0);
+        }
+      } finally {
+        await server.stop();
+        await database.drop();
+      }
+    });
+  });
+}
+
+describe('taskcenter serve: first start with static auth', () => {
+  it('creates a 0600 credentials file, prints its token once, and that token works', { timeout: 60_000 }, async () => {
+    const credentials = join(dir, 'creds', 'credentials.json');
+    const db = `sqlite:${join(dir, 'first.db')}`;
+    const first = new ServerProcess(['--db', db, '--credentials', credentials]);
+    let token = '';
+    try {
+      const url = await first.url();
+      const printed = /^ {2}X-Auth-Token: (\S+)$/m.exec(first.stdout);
+      assert.ok(printed?.[1] !== undefined, `no token printed:\n${first.stdout}`);
+      token = printed[1];
+      assert.match(first.stdout, new RegExp(`Created ${credentials.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mode 0600\\)`));
+      assert.equal(first.stdout.split(token).length - 1, 1, 'the token is printed exactly once');
+      assert.equal(statSync(credentials).mode & 0o777, 0o600);
+      assert.ok(!readFileSync(credentials, 'utf8').includes(token), 'the token is stored in clear');
+
+      const list = (headers: Record<string, string>) => fetch(`${url}/taskcenter/v1/projects/any-project/jobs`, { headers });
+      const ok = await list({ 'x-auth-token': token });
+      assert.equal(ok.status, 200);
+      assert.match(ok.headers.get('x-request-id') ?? '', /^[0-9a-f]{32}$/);
+      assert.equal((await list({ 'x-auth-token': `${token}x` })).status, 401);
+      assert.equal((await list({})).status, 401);
+    } finally {
+      assert.equal(await first.stop(), 0, first.stderr);
+    }
+    assert.equal(first.stdout.split(token).length - 1, 1, 'the token appeared again after the first print');
+    assert.ok(!first.stderr.includes(token));
+
+    const second = new ServerProcess(['--db', db, '--credentials', credentials]);
+    try {
+      const url = await second.url();
+      assert.doesNotMatch(second.stdout, /X-Auth-Token:|Created /, 'a second start issued new secrets');
+      assert.equal((await fetch(`${url}/taskcenter/v1/projects/p/jobs`, { headers: { 'x-auth-token': token } })).status, 200);
+    } finally {
+      assert.equal(await second.stop(), 0, second.stderr);
+    }
+  });
+});
