@@ -34,6 +34,7 @@ export interface DemoHighlights {
   readonly failedTask: string;
 }
 
+/** The demo's reports, ready for the batch service, and the jobs its examples show. */
 export interface DemoData {
   readonly items: readonly BatchItem[];
   readonly highlights: DemoHighlights;

@@ -65,15 +65,12 @@ everything, and curl lines to paste. Stop it with Ctrl-C.
       await ctx.close();
       throw error;
     }
-    let server;
-    try {
-      server = await startServer(ctx, io);
-    } catch (error) {
+    const server = await startServer(ctx, io).catch((error: unknown) => {
       if ((error as { code?: string }).code === 'EADDRINUSE') {
         throw new Error(`${config.host}:${config.port} is already in use; pick another port with --port (0 for any free one)`);
       }
       throw error;
-    }
+    });
     // Curl cannot reach a wildcard address; the loopback one serves the same listener.
     const base = server.url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
     const hasConsole = await fetch(`${base}/console/`).then(

@@ -49,6 +49,7 @@ export const SDRS_COMBINATIONS: readonly { readonly resourceType: SdrsResourceTy
   );
 
 const KPS_JOB_TYPES: Readonly<Record<KpsOperation, string>> = { reset: 'resetKeypair', replace: 'replaceKeypair', unbind: 'unbindKeypair' };
+/** Every KPS operation a producer reports. */
 export const KPS_OPERATION_NAMES: readonly KpsOperation[] = ['reset', 'replace', 'unbind'];
 
 type Failure = readonly [code: string | null, reason: string];
