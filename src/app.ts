@@ -25,7 +25,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     loggerInstance: ctx.logger as FastifyBaseLogger,
     genReqId: newRequestId,
     bodyLimit: BODY_LIMIT,
-    return503OnClosing: true,
+    // The gateway answers requests that arrive while closing, in the route's format.
+    return503OnClosing: false,
     frameworkErrors,
   });
 

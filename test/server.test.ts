@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -146,6 +147,39 @@ for (const engine of engines) {
     });
   });
 }
+
+describe('taskcenter serve: requests arriving while it stops', () => {
+  it("are refused with 503 in the route's format and a request id, after the request in flight is answered", { timeout: 60_000 }, async () => {
+    const server = new ServerProcess(['--db', `sqlite:${join(dir, 'pipelined.db')}`, '--auth', 'none']);
+    try {
+      const port = Number(new URL(await server.url()).port);
+      const job = JSON.stringify(sdrsJob({ job_id: 'in-flight' }));
+      const socket = net.connect(port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.write(`PUT /taskcenter/v1/projects/p1/jobs/in-flight HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${job.length}\r\n\r\n${job.slice(0, 20)}`);
+      await server.logLine('incoming request');
+      server.child.kill('SIGTERM');
+      await server.logLine('draining in-flight requests');
+      // The rest of the body, and a second request pipelined behind it on the same connection.
+      socket.write(`${job.slice(20)}GET /taskcenter/v1/projects/p1/jobs HTTP/1.1\r\nHost: t\r\n\r\n`);
+      await closed;
+      assert.equal(await server.exited, 0, server.stderr);
+
+      const responses = received.split(/(?=HTTP\/1\.1 )/);
+      assert.equal(responses.length, 2, received);
+      assert.match(responses[0] ?? '', /^HTTP\/1\.1 201 /);
+      const refused = responses[1] ?? '';
+      assert.match(refused, /^HTTP\/1\.1 503 /);
+      assert.match(refused, /\r\nx-request-id: [0-9a-f]{32}\r\n/i);
+      const body = JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string } };
+      assert.deepEqual(body, { error: { code: 'TASKCENTER.0010', message: 'the server is shutting down; retry the request' } });
+    } finally {
+      await server.stop();
+    }
+  });
+});
 
 describe('taskcenter serve: first start with static auth', () => {
   it('creates a 0600 credentials file, prints its token once, and that token works', { timeout: 60_000 }, async () => {

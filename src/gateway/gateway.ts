@@ -60,8 +60,16 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
 export function installGateway(app: FastifyInstance): void {
   app.decorateRequest('rawBody', null);
 
+  // Fastify's own 503 for requests arriving while the server closes (pipelined, or on a
+  // kept-alive connection) has neither a request id nor the route's error format, so
+  // app.ts turns it off and the gateway refuses them here instead.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
+    if (closing) throw new ServiceError('unavailable', 'the server is shutting down; retry the request');
   });
 
   app.removeAllContentTypeParsers();
