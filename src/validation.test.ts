@@ -61,6 +61,13 @@ describe('parseTextFields', () => {
     assert.equal(refusal(() => parseTextFields(Query, { name: 'a', must: 'x' })).field, 'name');
   });
 
+  it('refuses text the store cannot keep as sent: NUL characters and unpaired surrogates', () => {
+    assert.equal(refusal(() => parseTextFields(Query, { must: 'a\u0000b' })).message, "must must not contain the NUL character (\\u0000), got 'a\u0000b'");
+    assert.match(refusal(() => parseTextFields(Query, { must: 'a\ud800' })).message, /^must must be well-formed Unicode \(it holds an unpaired surrogate\)/);
+    assert.match(refusal(() => parseTextFields(Query, { must: '\udc00a' })).message, /unpaired surrogate/);
+    assert.deepEqual(parseTextFields(Query, { must: 'emoji \ud83d\ude00 ok' }), { must: 'emoji \ud83d\ude00 ok' });
+  });
+
   it('requires required parameters and ignores unknown ones', () => {
     assert.equal(refusal(() => parseTextFields(Query, {})).message, 'must is required');
     assert.deepEqual(parseTextFields(Query, { must: 'x', other: 'y' }), { must: 'x' });

@@ -64,7 +64,23 @@ function checkText(name: string, field: JsonSchema, text: string): string {
   return text;
 }
 
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why a caller's text cannot be stored and read back as sent, or null. PostgreSQL
+ * refuses the NUL character outright (SQLite keeps it, so the engines would disagree),
+ * and an unpaired surrogate is stored as U+FFFD, so the same report sent again would
+ * no longer match what was stored.
+ */
+export function unstorableText(text: string): string | null {
+  if (text.includes('\u0000')) return 'must not contain the NUL character (\\u0000)';
+  if (UNPAIRED_SURROGATE.test(text)) return 'must be well-formed Unicode (it holds an unpaired surrogate)';
+  return null;
+}
+
 function textProblem(field: JsonSchema, text: string): string | null {
+  const unstorable = unstorableText(text);
+  if (unstorable !== null) return unstorable;
   const allowed = literals(field);
   if (allowed !== null) return allowed.includes(text) ? null : `must be one of ${allowed.join(', ')}`;
   if (field.minLength !== undefined && text.length < field.minLength) return describeText(field);

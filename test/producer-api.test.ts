@@ -321,6 +321,19 @@ describeEachEngine('producer API: batches', (server) => {
     assert.deepEqual((again.json().results as BatchResult[]).map((r) => r.result), ['unchanged', 'rejected', 'updated']);
   });
 
+  it('rejects only the item holding text the store cannot keep as sent', async () => {
+    const good = sdrsJob();
+    const bad = sdrsJob({ fail_reason: 'x\u0000y' });
+    const response = await postBatch(server().app, { jobs: [{ project_id: PROJECT_A, ...bad }, { project_id: PROJECT_A, ...good }] });
+    assert.equal(response.statusCode, 200, response.body);
+    const results = response.json().results as BatchResult[];
+    assert.deepEqual(results.map((r) => r.result), ['rejected', 'created']);
+    assert.equal(results[0]?.error?.message, 'jobs[0].fail_reason must not contain the NUL character (\\u0000)');
+    assert.equal((await getJob(server().app, PROJECT_A, good.job_id)).statusCode, 200);
+    const marker = await listJobs(server().app, PROJECT_A, '?marker=a%00b');
+    assert.match(taskcenterError(marker, 400, 'TASKCENTER.0001'), /^marker must not contain the NUL character/);
+  });
+
   it('answers 200 with every item rejected when none is valid, storing nothing', async () => {
     const job = sdrsJob({ operation: 'explode' });
     const response = await postBatch(server().app, { jobs: [{ project_id: PROJECT_A, ...job }, 42] });
@@ -373,6 +386,9 @@ describeEachEngine('producer API: validation messages', (server) => {
     ['unknown entity', sdrsJob({ entities: { vm_id: 'x' } }), /^entities\.vm_id is not a known field; known fields: server_group_id, protected_instance_id, /],
     ['wrong type', sdrsJob({ job_type: 7 }), /^job_type must be a string, got '7'$/],
     ['missing field', sdrsJob({ job_type: undefined }), /^job_type is required$/],
+    ['a NUL character', sdrsJob({ fail_reason: 'volume\u0000error' }), /^fail_reason must not contain the NUL character \(\\u0000\)$/],
+    ['a NUL character deep inside', sdrsJob({ resource: { id: 'pi-1', name: 'a\u0000', type: 'protected_instances' } }), /^resource\.name must not contain the NUL character/],
+    ['an unpaired surrogate', kpsJob({ keypair_name: 'key-\ud800' }), /^keypair_name must be well-formed Unicode \(it holds an unpaired surrogate\)$/],
   ];
   for (const [name, job, message] of cases) {
     it(`refuses ${name} with 400 TASKCENTER.0001 naming the field and what is allowed`, async () => {

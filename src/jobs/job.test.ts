@@ -138,6 +138,13 @@ describe('toReportedJob', () => {
     refuses(() => toReportedJob('p', sdrs({ parent_job_id: 'job-1' })), 'parent_job_id', /must not be the job itself/);
   });
 
+  it('refuses text the store cannot keep as sent, anywhere in the document', () => {
+    refuses(() => toReportedJob('p', sdrs({ job_type: 'a\u0000' })), 'job_type', /^job_type must not contain the NUL character \(\\u0000\)$/);
+    refuses(() => toReportedJob('p', sdrs({ entities: { volume_ids: 'v\u0000' } })), 'entities.volume_ids', /NUL character/);
+    refuses(() => toReportedJob('p', kps({ server: { id: 'srv-1', name: 'x\udfff' } }), 'jobs[2].'), 'jobs[2].server.name', /unpaired surrogate/);
+    assert.equal(toReportedJob('p', sdrs({ fail_reason: 'disk \ud83d\udca5 full' })).fail_reason, 'disk \ud83d\udca5 full');
+  });
+
   it('prefixes field names for batch items', () => {
     refuses(() => toReportedJob('p', sdrs({ begin_time: '2019-02-30T00:00:00Z' }), 'jobs[7].'), 'jobs[7].begin_time', /is not a real date/);
   });

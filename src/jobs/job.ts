@@ -4,6 +4,7 @@
  * producer API's view of a row.
  */
 import { ServiceError, quote } from '../errors.js';
+import { unstorableText } from '../validation.js';
 import type { JobRow } from './jobs.table.js';
 import { OPERATIONS, type Entities, type JobDocument, type JobStatus, type ReportResult, type StoredJob } from './jobs.schema.js';
 
@@ -19,6 +20,10 @@ export type ReportedJob = Omit<JobRow, 'cleared' | 'created_at' | 'updated_at'>;
  */
 export function toReportedJob(projectId: string, doc: JobDocument, prefix = ''): ReportedJob {
   const invalid = (field: string, message: string) => new ServiceError('invalid_parameter', `${prefix}${field} ${message}`, `${prefix}${field}`);
+  for (const [field, text] of texts(doc)) {
+    const problem = unstorableText(text);
+    if (problem !== null) throw invalid(field, problem);
+  }
   const operations = OPERATIONS[doc.service];
   if (!operations.includes(doc.operation)) {
     throw invalid('operation', `must be one of ${operations.join(', ')} for service ${doc.service}, got ${quote(doc.operation)}`);
@@ -82,6 +87,14 @@ export function toReportedJob(projectId: string, doc: JobDocument, prefix = ''):
     server_name: doc.server?.name ?? null,
     keypair_name: doc.keypair_name ?? null,
   };
+}
+
+/** Every string in a document, with its field path (`resource.name`). */
+function* texts(value: unknown, path = ''): Generator<[string, string]> {
+  if (typeof value === 'string') yield [path, value];
+  else if (typeof value === 'object' && value !== null) {
+    for (const [key, inner] of Object.entries(value)) yield* texts(inner, path === '' ? key : `${path}.${key}`);
+  }
 }
 
 function parseTime(text: string, error: () => ServiceError): number {
