@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { addPrincipal } from '../src/auth/credentials.js';
 import { engines, freshDatabase, sdrsJob } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/taskcenter.js', import.meta.url));
@@ -219,3 +220,33 @@ describe('taskcenter serve: first start with static auth', () => {
     }
   });
 });
+
+describe('taskcenter serve: SIGHUP', () => {
+  it('re-reads the credentials file, and keeps the old credentials when the new file is invalid', { timeout: 60_000 }, async () => {
+    const credentials = join(dir, 'hup-credentials.json');
+    const first = addPrincipal(credentials, { name: 'first', projects: ['p1'], actions: ['*'], token: true, aksk: false });
+    const server = new ServerProcess(['--db', `sqlite:${join(dir, 'hup.db')}`, '--credentials', credentials]);
+    try {
+      const url = await server.url();
+      const status = async (token: string | undefined) =>
+        (await fetch(`${url}/taskcenter/v1/projects/p1/jobs`, { headers: { 'x-auth-token': token ?? '' } })).status;
+      assert.equal(await status(first.token), 200);
+      const second = addPrincipal(credentials, { name: 'second', projects: ['p1'], actions: ['*'], token: true, aksk: false });
+      assert.equal(await status(second.token), 401, 'known before the reload');
+
+      server.child.kill('SIGHUP');
+      await server.logLine('credentials reloaded');
+      assert.equal(await status(second.token), 200);
+      assert.equal(await status(first.token), 200);
+
+      writeFileSync(credentials, '{"principals": [');
+      server.child.kill('SIGHUP');
+      await server.logLine('credentials reload failed; keeping the previous credentials');
+      assert.equal(await status(second.token), 200);
+      assert.equal(server.child.exitCode, null, 'a bad file on reload stopped the server');
+    } finally {
+      assert.equal(await server.stop(), 0, server.stderr);
+    }
+  });
+});
+
