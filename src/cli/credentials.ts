@@ -7,7 +7,6 @@ import { UsageError, asUsage, parseFlags, type Command } from './usage.js';
 
 export const credentialsCommand: Command = {
   name: 'credentials',
-  summary: 'add a principal (token and/or AK/SK) to a static credentials file',
   usage: `Usage: taskcenter credentials add --name N --project P... --action A... [--token] [--aksk] [--file F] [--json]
 
 Adds a principal to the static credentials file (created with mode 0600 if missing) and

@@ -14,7 +14,6 @@ const DEMO_LOG_LEVEL = 'warn';
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'serve a fresh database of realistic demo jobs (what npm start runs)',
   usage: `Usage: taskcenter demo [--port PORT] [--host HOST] [--db URL] [--credentials FILE] [--log-level LEVEL]
 
 Recreates the demo database and credentials file, fills two projects with realistic

@@ -1,13 +1,26 @@
 /** The `taskcenter` command line: dispatches to a command and maps failures to exit codes. */
 import { ConfigError } from '../config.js';
-import { credentialsCommand } from './credentials.js';
-import { demoCommand } from './demo.js';
-import { migrateCommand } from './migrate.js';
-import { seedCommand } from './seed.js';
-import { serveCommand } from './serve.js';
 import { STD_IO, UsageError, type Command, type Io } from './usage.js';
 
-const COMMANDS: readonly Command[] = [serveCommand, demoCommand, migrateCommand, credentialsCommand, seedCommand];
+/**
+ * Each command is loaded only when it runs, so `migrate` or `--help` do not pay for
+ * loading the HTTP server.
+ */
+const COMMANDS: readonly { name: string; summary: string; load(): Promise<Command> }[] = [
+  { name: 'serve', summary: 'run the API server (migrations run at start)', load: async () => (await import('./serve.js')).serveCommand },
+  {
+    name: 'demo',
+    summary: 'serve a fresh database of realistic demo jobs (what npm start runs)',
+    load: async () => (await import('./demo.js')).demoCommand,
+  },
+  { name: 'migrate', summary: 'bring a database schema up to date', load: async () => (await import('./migrate.js')).migrateCommand },
+  {
+    name: 'credentials',
+    summary: 'add a principal (token and/or AK/SK) to a static credentials file',
+    load: async () => (await import('./credentials.js')).credentialsCommand,
+  },
+  { name: 'seed', summary: 'fill a database with realistic synthetic jobs, at scale', load: async () => (await import('./seed.js')).seedCommand },
+];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -31,16 +44,17 @@ export async function main(argv: string[], io: Io = STD_IO): Promise<number> {
     (name === undefined ? io.err : io.out)(overview());
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (command === undefined) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (entry === undefined) {
     io.err(`taskcenter: unknown command '${name}'\n\n${overview()}`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(command.usage);
-    return 0;
-  }
   try {
+    const command = await entry.load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(command.usage);
+      return 0;
+    }
     return await command.run(rest, io);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {

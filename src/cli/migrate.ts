@@ -5,7 +5,6 @@ import { asUsage, configInput, parseFlags, type Command } from './usage.js';
 
 export const migrateCommand: Command = {
   name: 'migrate',
-  summary: 'bring a database schema up to date',
   usage: `Usage: taskcenter migrate [--db URL]
 
 Applies every migration the database lacks, then exits. Exits 1, naming the migration,

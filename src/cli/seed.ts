@@ -30,7 +30,6 @@ export function seedJobCount(index: number, projects: number, jobs: number): num
 
 export const seedCommand: Command = {
   name: 'seed',
-  summary: 'fill a database with realistic synthetic jobs, at scale',
   usage: `Usage: taskcenter seed --projects N --jobs M [--db URL] [--seed S] [--end-time ISO]
 
 Adds M synthetic jobs spread over N projects, built exactly as the producer API builds

@@ -28,7 +28,6 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'run the API server (migrations run at start)',
   usage: `Usage: taskcenter serve [flags]
 
 Runs the server. With --auth static and no credentials file, creates one holding an

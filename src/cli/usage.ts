@@ -10,7 +10,6 @@ export class UsageError extends Error {
 /** A command of the `taskcenter` binary. */
 export interface Command {
   readonly name: string;
-  readonly summary: string;
   readonly usage: string;
   /** Runs the command; resolves to the exit code. Throws UsageError for bad usage. */
   run(args: string[], io: Io): Promise<number>;
