@@ -4,24 +4,15 @@
  * `--auth`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { AkskVerifier, isSignedRequest, unauthenticated } from './aksk.js';
+import { AkskVerifier, isSignedRequest, unauthenticated, type SignedRequest } from './aksk.js';
 import { indexCredentials, isExposed, readCredentialsFile, hashToken, type Credentials } from './credentials.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 
 // Defined beside the AK/SK verifier, which every authenticator shares; exported here too.
 export { unauthenticated };
 
-/** What authentication may look at in a request. */
-export interface AuthRequest {
-  readonly method: string;
-  /** The raw request target: path and query exactly as sent. */
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  /** The raw body bytes, empty when there is none. */
-  readonly body: Buffer;
-  /** The path's `{project_id}` when the route has one; an AK/SK request's X-Project-Id must match it. */
-  readonly projectId?: string | undefined;
-}
+/** What authentication may look at in a request: the request exactly as it arrived. */
+export type AuthRequest = SignedRequest;
 
 export interface Authenticator {
   /** Resolves to the caller's principal; rejects with ServiceError `unauthenticated`. */
