@@ -8,7 +8,7 @@ import type { TSchema } from '@sinclair/typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installAuth } from './auth/auth.hook.js';
 import type { Context } from './context.js';
-import { frameworkErrors, installGateway, newRequestId, readableBody } from './gateway/gateway.js';
+import { clientErrorHandler, frameworkErrors, installGateway, newRequestId, readableBody } from './gateway/gateway.js';
 import { installMetrics } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
 import { TokenBuckets, installThrottle } from './gateway/throttle.js';
@@ -28,6 +28,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     // The gateway answers requests that arrive while closing, in the route's format.
     return503OnClosing: false,
     frameworkErrors,
+    clientErrorHandler,
   });
 
   // Every route validates with the same code, so every message has the same shape.

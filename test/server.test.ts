@@ -182,6 +182,41 @@ describe('taskcenter serve: requests arriving while it stops', () => {
   });
 });
 
+/** Sends raw bytes on a new connection and resolves with everything the server writes back before closing. */
+function rawExchange(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+  });
+}
+
+describe('taskcenter serve: requests that are not HTTP', () => {
+  it('are answered by the gateway with a request id, not dropped or answered bare', { timeout: 60_000 }, async () => {
+    const server = new ServerProcess(['--db', `sqlite:${join(dir, 'raw.db')}`, '--auth', 'none']);
+    try {
+      const port = Number(new URL(await server.url()).port);
+      const cases: [string, number, string][] = [
+        ['HELLO THERE\r\n\r\n', 400, 'the request is not valid HTTP'],
+        [`GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'the request headers are too large'],
+      ];
+      for (const [bytes, status, message] of cases) {
+        const response = await rawExchange(port, bytes);
+        assert.match(response, new RegExp(`^HTTP/1\\.1 ${status} `), response);
+        const id = /\r\nX-Request-Id: ([0-9a-f]{32})\r\n/i.exec(response)?.[1];
+        assert.ok(id !== undefined, response);
+        const body = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+        assert.deepEqual(body, { error_msg: message, error_code: 'APIGW.0201', request_id: id });
+      }
+      assert.equal((await fetch(`${await server.url()}/healthz`)).status, 200, 'the server still serves');
+    } finally {
+      assert.equal(await server.stop(), 0, server.stderr);
+    }
+  });
+});
+
 describe('taskcenter serve: first start with static auth', () => {
   it('creates a 0600 credentials file, prints its token once, and that token works', { timeout: 60_000 }, async () => {
     const credentials = join(dir, 'creds', 'credentials.json');

@@ -4,10 +4,11 @@
  * the body of the route's dialect without leaking internals.
  */
 import { randomBytes } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isStoreUnavailable } from '../db/database.js';
 import { ServiceError } from '../errors.js';
-import { renderError, type Dialect } from './dialects.js';
+import { ERROR_TABLES, renderError, type Dialect } from './dialects.js';
 
 /** A new request id: 32 lowercase hex characters, as Huawei's gateway issues them. */
 export function newRequestId(): string {
@@ -54,6 +55,30 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   if (refusal.kind === 'internal') request.log.error({ err: error }, 'router error');
   const { status, body } = renderError('apigw', refusal, request.id);
   void reply.code(status).header('X-Request-Id', request.id).send(body);
+}
+
+const CLIENT_ERRORS: Readonly<Record<string, readonly [status: number, reason: string, message: string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'the request was not received in time'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'the request headers are too large'],
+};
+
+/**
+ * Fastify's `clientErrorHandler` option: a request Node cannot even parse (malformed
+ * HTTP, headers too large, too slow) never reaches a route; answer it as the gateway
+ * does, with a request id, instead of Fastify's own body without one.
+ */
+export function clientErrorHandler(error: ConnectionError, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) {
+    const id = newRequestId();
+    const [status, reason, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'the request is not valid HTTP'];
+    const body = JSON.stringify({ error_msg: message, error_code: ERROR_TABLES.apigw.malformed_request[1], request_id: id });
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 /** Installs the gateway behaviour on an app; call before registering routes. */
