@@ -93,6 +93,19 @@ describe('taskcenter demo', () => {
         const job = JSON.parse(get.body) as { job_id: string; status: string; service: string };
         assert.ok(getLine.includes(job.job_id));
         assert.equal(job.status, 'FAIL');
+
+        // Every other line, in the order printed, answers 2xx as pasted.
+        for (const line of curls.filter((l) => l !== putLine && l !== getLine && !l.includes('/jobs/batch'))) {
+          const { stdout } = await exec('bash', ['-c', line]);
+          const status = /HTTP (\d{3})\s*$/.exec(stdout)?.[1];
+          if (status !== undefined) {
+            assert.match(status, /^20[04]$/, `${line}\n${stdout}`);
+          } else {
+            const body = JSON.parse(stdout) as Record<string, unknown>;
+            // Error bodies: {"error": {...}} (SDRS, producer) or {"error_code", "error_msg"} (KPS, gateway).
+            assert.ok(typeof body.error !== 'object' && !('error_msg' in body), `${line}\n${stdout}`);
+          }
+        }
       } finally {
         assert.equal(await demo.stop(), 0, demo.stderr());
       }

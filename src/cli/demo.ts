@@ -126,6 +126,8 @@ async function loadDemoJobs(ctx: Context): Promise<{ jobs: number; highlights: D
 function curlLines(base: string, token: string, h: DemoHighlights, now: string): string[] {
   // -w adds the newline JSON bodies lack, so the shell prompt starts on its own line.
   const CURL = "curl -sS -w '\\n'";
+  // Deletes answer with no body: show the status instead.
+  const STATUS = "curl -sS -o /dev/null -w 'HTTP %{http_code}\\n'";
   const auth = `-H 'X-Auth-Token: ${token}'`;
   const json = `-H 'Content-Type: application/json'`;
   const p = h.projectId;
@@ -163,9 +165,12 @@ function curlLines(base: string, token: string, h: DemoHighlights, now: string):
     `  ${CURL} '${base}/v1/${p}/task-center/failure-jobs' ${auth}`,
     `  ${CURL} '${base}/v1/${p}/task-center/failure-jobs?server_group_id=${h.groupWithFailures}&limit=5' ${auth}`,
     `  ${CURL} '${base}/v1/${p}/jobs/${h.failedJobWithSubJobs}' ${auth}`,
-    '  # KPS key-pair tasks: failed, running, one task',
+    '  # Clear that failure: 204, gone from the list, still readable above; pasted again, 404',
+    `  ${STATUS} -X DELETE '${base}/v1/${p}/task-center/failure-jobs/${h.failedJobWithSubJobs}' ${auth}`,
+    '  # KPS key-pair tasks: failed, running, one task, then clear that failed task (200, empty body)',
     `  ${CURL} '${base}/v3/${p}/failed-tasks?limit=5' ${auth}`,
     `  ${CURL} '${base}/v3/${p}/running-tasks' ${auth}`,
     `  ${CURL} '${base}/v3/${p}/tasks/${h.failedTask}' ${auth}`,
+    `  ${STATUS} -X DELETE '${base}/v3/${p}/failed-tasks/${h.failedTask}' ${auth}`,
   ];
 }
