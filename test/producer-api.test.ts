@@ -523,4 +523,32 @@ describeEachEngine('producer API: concurrent reports', (server) => {
       }
     }
   });
+
+  it('stores every job once when many batches create overlapping jobs at the same time', async () => {
+    for (let round = 0; round < 20; round++) {
+      const project = freshProject();
+      const ids = Array.from({ length: 40 }, (_, i) => `k-${String(i).padStart(2, '0')}`);
+      const states = [init, running, failed];
+      // Each batch takes a different three fifths of the jobs, at different states.
+      const batches = Array.from({ length: 10 }, (_, b) => ({
+        jobs: ids
+          .filter((_, i) => (i * 7 + b * 13) % 5 < 3)
+          .map((id, j) => ({ project_id: project, ...sdrsJob({ job_id: id }), ...states[(j + b) % 3] })),
+      }));
+      const responses = await Promise.all(batches.map((body) => postBatch(server().app, body)));
+      const created = new Map<string, number>();
+      for (const response of responses) {
+        assert.equal(response.statusCode, 200, response.body);
+        for (const r of response.json().results as BatchResult[]) {
+          assert.ok(r.result !== 'rejected' || r.error?.code === 'TASKCENTER.0004', JSON.stringify(r));
+          if (r.result === 'created') created.set(r.job_id, (created.get(r.job_id) ?? 0) + 1);
+        }
+      }
+      const listed = (await listJobs(server().app, project, '?limit=1000')).json().jobs as { job_id: string; status: string }[];
+      assert.deepEqual([...created.keys()].sort(), listed.map((j) => j.job_id));
+      assert.ok([...created.values()].every((n) => n === 1), 'a job was created twice');
+      // Every job was reported FAIL by some batch, and a finished job never changes.
+      assert.ok(listed.every((j) => j.status === 'FAIL'), JSON.stringify(listed.filter((j) => j.status !== 'FAIL')));
+    }
+  });
 });

@@ -19,7 +19,10 @@ export interface ItemOutcome {
   readonly error?: { readonly kind: ErrorKind; readonly message: string };
 }
 
+/** Attempts for a transaction PostgreSQL aborted as a deadlock or serialization failure. */
 const ATTEMPTS = 3;
+
+const keyOf = (k: JobKey) => `${k.project_id}\u0000${k.job_id}`;
 
 /** Thrown inside a transaction when another writer created a job between our read and insert. */
 class LostInsertRace extends Error {}
@@ -90,12 +93,16 @@ export class JobService {
   }
 
   async #apply(reports: readonly ReportedJob[]): Promise<Decision[]> {
-    for (let attempt = 1; ; attempt++) {
+    const uniqueKeys = new Map(reports.map((r) => [keyOf(r), { project_id: r.project_id, job_id: r.job_id }]));
+    // A lost insert race means another writer created one of these jobs; the next attempt
+    // finds it stored. Jobs are never deleted, so each lost race leaves one job fewer to
+    // create, and one attempt per job plus one always ends in a commit: a fixed small
+    // number does not, when many batches create overlapping jobs at once.
+    const insertAttempts = uniqueKeys.size + 1;
+    for (let attempt = 1, conflicts = 0; ; attempt++) {
       try {
         return await this.db.kysely.transaction().execute(async (tx) => {
           const now = Date.now();
-          const keyOf = (k: JobKey) => `${k.project_id}\u0000${k.job_id}`;
-          const uniqueKeys = new Map(reports.map((r) => [keyOf(r), { project_id: r.project_id, job_id: r.job_id }]));
           const stored = new Map((await lockJobs(tx, [...uniqueKeys.values()])).map((row) => [keyOf(row), row]));
           const fresh = new Map<string, JobRow>();
           const changed = new Map<string, JobRow>();
@@ -117,7 +124,8 @@ export class JobService {
           return decisions;
         });
       } catch (error) {
-        if (attempt < ATTEMPTS && (error instanceof LostInsertRace || isRetryableConflict(error))) continue;
+        if (error instanceof LostInsertRace && attempt < insertAttempts) continue;
+        if (isRetryableConflict(error) && ++conflicts < ATTEMPTS) continue;
         throw error;
       }
     }
