@@ -21,6 +21,12 @@ function row(projectId: string, doc: Record<string, unknown>, times: Partial<Job
   return { ...toReportedJob(projectId, doc as JobDocument), cleared: 0, created_at: 1_000, updated_at: 1_000, ...times };
 }
 
+/** The columns of `stored` that `like` has: what a test wrote, leaving out columns the store derives. */
+function reported(stored: JobRow | undefined, like: JobRow): Partial<JobRow> | undefined {
+  if (stored === undefined) return undefined;
+  return Object.fromEntries(Object.keys(like).map((key) => [key, stored[key as keyof JobRow]]));
+}
+
 describeEachEngine('jobs store', (server) => {
   const db = () => server().ctx.db.kysely;
 
@@ -34,7 +40,7 @@ describeEachEngine('jobs store', (server) => {
     const other = row(project, kpsJob({ job_id: 'j-2' }));
     const second = await db().transaction().execute((tx) => insertNewJobs(tx, [clash, other]));
     assert.deepEqual(second, [{ project_id: project, job_id: 'j-2' }]);
-    assert.deepEqual(await findJob(db(), project, 'j-1'), first);
+    assert.deepEqual(reported(await findJob(db(), project, 'j-1'), first), first);
   });
 
   it('stores every column as given: epoch milliseconds as numbers, nulls as nulls', async () => {
@@ -45,7 +51,7 @@ describeEachEngine('jobs store', (server) => {
     });
     await db().transaction().execute((tx) => insertNewJobs(tx, [far]));
     const stored = await findJob(db(), project, 'far');
-    assert.deepEqual(stored, far);
+    assert.deepEqual(reported(stored, far), far);
     assert.equal(typeof stored?.begin_time, 'number');
     assert.equal(stored?.begin_time, 4_102_444_800_000);
     assert.equal(stored?.resource_id, null);

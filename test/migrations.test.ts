@@ -59,7 +59,8 @@ for (const engine of engines as Engine[]) {
       const db = openDatabase(database.url);
       try {
         assert.deepEqual(await migrate(db), { applied: ALL });
-        assert.deepEqual(await tables(db), ['jobs', 'taskcenter_migrations', 'taskcenter_migrations_lock']);
+        const created = await tables(db);
+        for (const table of ['jobs', 'taskcenter_migrations', 'taskcenter_migrations_lock']) assert.ok(created.includes(table), created.join(', '));
         assert.deepEqual(await indexes(db), ['jobs_kps_tasks', 'jobs_sdrs_failures_by_group', 'jobs_sdrs_failures_by_type', 'jobs_sub_jobs']);
 
         const job = sdrsJob();
