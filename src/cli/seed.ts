@@ -1,10 +1,9 @@
 import { DEFAULTS, envName, loadConfig, redactUrl } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
-import { toReportedJob } from '../jobs/job.js';
+import { toReportedJob, type ReportedJob } from '../jobs/job.js';
 import { JobDocument } from '../jobs/jobs.schema.js';
-import { insertNewJobs } from '../jobs/jobs.store.js';
-import type { JobRow } from '../jobs/jobs.table.js';
+import { JobService } from '../jobs/jobs.service.js';
 import { checkJson } from '../validation.js';
 import { Progress } from './progress.js';
 import { Random } from './random.js';
@@ -72,25 +71,25 @@ Migrations run first. Progress goes to stderr.
       await migrate(db);
       const started = Date.now();
       const progress = new Progress(jobs, 'jobs');
-      let buffer: JobRow[] = [];
+      const jobService = new JobService(db);
+      let buffer: ReportedJob[] = [];
       let done = 0;
       let inserted = 0;
       const flush = async () => {
         const rows = buffer;
         buffer = [];
         // One transaction per buffer: a crash leaves whole buffers, and re-running skips them.
-        inserted += (await db.kysely.transaction().execute((tx) => insertNewJobs(tx, rows))).length;
+        // The service writes each job's listing and list counts with it, as a report would.
+        inserted += await jobService.importNew(rows);
         done += rows.length;
         progress.update(done);
       };
-      const now = Date.now();
       for (let p = 0; p < projects; p++) {
         const projectId = seedProjectId(p);
         const rng = new Random(`${seed}/${projectId}`);
         for (const doc of projectJobs(rng, seedJobCount(p, projects, jobs), { endTime, spanMs: SPAN_MS })) {
           // The producer API's own checks: a seeded row is one a producer could have reported.
-          const reported = toReportedJob(projectId, checkJson<JobDocument>(JobDocument, doc));
-          buffer.push({ ...reported, cleared: 0, created_at: now, updated_at: now });
+          buffer.push(toReportedJob(projectId, checkJson<JobDocument>(JobDocument, doc)));
           if (buffer.length >= TRANSACTION_ROWS) await flush();
         }
       }

@@ -2,7 +2,7 @@
  * The one place that knows which SQL engine is in use: opens a Kysely handle for a
  * `--db` URL and answers the few engine-specific questions the rest of the code has.
  */
-import { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { DB } from './schema.js';
 import { openPostgres } from './postgres.js';
 import { openSqlite } from './sqlite.js';
@@ -54,4 +54,22 @@ export function isStoreUnavailable(error: unknown): boolean {
 export function isRetryableConflict(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '40P01' || code === '40001';
+}
+
+const TRANSACTION_ATTEMPTS = 3;
+
+/**
+ * Runs `work` in a transaction, running it again (up to three times in all) when it
+ * loses a race with another writer ({@link isRetryableConflict}); `work` must be safe to
+ * repeat, which a rolled-back transaction is.
+ */
+export async function inTransaction<T>(db: Database, work: (tx: Transaction<DB>) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.kysely.transaction().execute(work);
+    } catch (error) {
+      if (attempt < TRANSACTION_ATTEMPTS && isRetryableConflict(error)) continue;
+      throw error;
+    }
+  }
 }

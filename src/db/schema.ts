@@ -1,6 +1,7 @@
-import type { JobsTable } from '../jobs/jobs.table.js';
+import type { JobCountsTable, JobsTable, ListingColumns } from '../jobs/jobs.table.js';
 
 /** Every table Kysely knows, for typed queries. */
 export interface DB {
-  jobs: JobsTable;
+  jobs: JobsTable & ListingColumns;
+  job_counts: JobCountsTable;
 }

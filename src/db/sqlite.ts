@@ -15,6 +15,7 @@ import {
   type QueryResult,
   type RootOperationNode,
   type SelectQueryNode,
+  type SqliteDatabase,
   type UnknownRow,
 } from 'kysely';
 import type { Database } from './database.js';
@@ -31,7 +32,7 @@ export function openSqlite(path: string): Database {
   // LIKE is case-sensitive on PostgreSQL; make SQLite agree so filters match the same rows.
   sqlite.pragma('case_sensitive_like = ON');
   const kysely = new Kysely<DB>({
-    dialect: immediateSqliteDialect(sqlite),
+    dialect: immediateSqliteDialect(cachingStatements(sqlite)),
     plugins: [new DropRowLocksPlugin()],
   });
   return {
@@ -46,12 +47,37 @@ export function openSqlite(path: string): Database {
   };
 }
 
+/** Statements kept prepared; past this many, the least recently prepared is dropped. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely's SQLite driver prepares every query it runs: SQLite parses and plans the SQL
+ * again each time, which costs more than running a page query. The same SQL text gets
+ * the same prepared statement here instead. Statements are never shared between two
+ * running queries: the driver runs one query at a time on its single connection.
+ */
+function cachingStatements(database: SQLite.Database): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql) {
+      let statement = statements.get(sql);
+      if (statement === undefined) {
+        statement = database.prepare(sql);
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 /**
  * Opens write transactions with BEGIN IMMEDIATE: a transaction that reads before it
  * writes must hold the write lock from the start, or two processes sharing the file can
  * both read and then fail to upgrade (SQLITE_BUSY without waiting).
  */
-function immediateSqliteDialect(database: SQLite.Database): Dialect {
+function immediateSqliteDialect(database: SqliteDatabase): Dialect {
   const base = new SqliteDialect({ database });
   return {
     createAdapter: () => base.createAdapter(),

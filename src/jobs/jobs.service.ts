@@ -10,6 +10,8 @@ import { decideReport, toReportedJob, toStoredJob, type Decision, type ReportedJ
 import { BatchItem, type JobDocument, type JobListQuery, type ReportResult, type StoredJob } from './jobs.schema.js';
 import { findJob, insertNewJobs, listJobs, lockJobs, updateJob, type JobKey } from './jobs.store.js';
 import type { JobRow } from './jobs.table.js';
+import { CountChanges, listingOf } from './listing.js';
+import { addToCounts } from './listing.store.js';
 
 /** One item's outcome in a batch. */
 export interface ItemOutcome {
@@ -92,6 +94,23 @@ export class JobService {
     return { jobs: page.map(toStoredJob), next_marker: rows.length > limit ? (page.at(-1)?.job_id ?? null) : null };
   }
 
+  /**
+   * Stores the jobs that do not exist yet, in one transaction, as the state machine
+   * would create them; jobs already stored are left alone. Resolves to how many were
+   * added. For bulk loading (`taskcenter seed`): no per-job outcome, no batch limit.
+   */
+  async importNew(reports: readonly ReportedJob[]): Promise<number> {
+    const now = Date.now();
+    const rows = new Map(reports.map((r): [string, JobRow] => [keyOf(r), { ...r, cleared: 0, created_at: now, updated_at: now }]));
+    return this.db.kysely.transaction().execute(async (tx) => {
+      const inserted = await insertNewJobs(tx, [...rows.values()].map(withListing));
+      const counts = new CountChanges();
+      for (const key of inserted) counts.add(rows.get(keyOf(key)) as JobRow, 1);
+      await addToCounts(tx, counts.deltas());
+      return inserted.length;
+    });
+  }
+
   async #apply(reports: readonly ReportedJob[]): Promise<Decision[]> {
     const uniqueKeys = new Map(reports.map((r) => [keyOf(r), { project_id: r.project_id, job_id: r.job_id }]));
     // A lost insert race means another writer created one of these jobs; the next attempt
@@ -119,8 +138,13 @@ export class JobService {
             return decision;
           });
 
-          if (fresh.size > 0 && (await insertNewJobs(tx, [...fresh.values()])).length !== fresh.size) throw new LostInsertRace();
-          for (const row of changed.values()) await updateJob(tx, row);
+          // Counted from the stored row to the final one: a job reported twice in a batch moves once.
+          const counts = new CountChanges();
+          for (const row of fresh.values()) counts.add(row, 1);
+          for (const [key, row] of changed) counts.change(stored.get(key), row);
+          if (fresh.size > 0 && (await insertNewJobs(tx, [...fresh.values()].map(withListing))).length !== fresh.size) throw new LostInsertRace();
+          for (const row of changed.values()) await updateJob(tx, withListing(row));
+          await addToCounts(tx, counts.deltas());
           return decisions;
         });
       } catch (error) {
@@ -130,4 +154,9 @@ export class JobService {
       }
     }
   }
+}
+
+/** The row with its listing columns, derived again on every write so they never go stale. */
+function withListing(row: JobRow) {
+  return { ...row, ...listingOf(row) };
 }

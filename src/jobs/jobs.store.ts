@@ -4,7 +4,7 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
-import type { JobRow } from './jobs.table.js';
+import type { JobRow, JobsTable, ListingColumns } from './jobs.table.js';
 import type { JobStatus, Service } from './jobs.schema.js';
 
 export type Handle = Kysely<DB> | Transaction<DB>;
@@ -12,6 +12,18 @@ export interface JobKey {
   readonly project_id: string;
   readonly job_id: string;
 }
+
+/** A row to write: the job, with its listing columns when it has been given them. */
+export type JobRecord = JobRow & Partial<ListingColumns>;
+
+const COLUMN_SET: Readonly<Record<keyof JobsTable, true>> = {
+  project_id: true, job_id: true, service: true, job_type: true, operation: true, status: true, begin_time: true, end_time: true,
+  error_code: true, fail_reason: true, resource_id: true, resource_name: true, resource_type: true, server_group_id: true,
+  entities: true, parent_job_id: true, server_id: true, server_name: true, keypair_name: true, cleared: true, created_at: true,
+  updated_at: true,
+};
+/** The job's own columns: a row read back is a JobRow, without the listing columns derived from it. */
+const JOB_COLUMNS = Object.keys(COLUMN_SET) as (keyof JobsTable)[];
 
 /** Rows per statement: keeps every statement far below both engines' parameter limits. */
 const CHUNK = 500;
@@ -34,7 +46,7 @@ export async function lockJobs(tx: Transaction<DB>, keys: readonly JobKey[]): Pr
     rows.push(
       ...(await tx
         .selectFrom('jobs')
-        .selectAll()
+        .select(JOB_COLUMNS)
         .where(({ eb, refTuple, tuple }) => eb(refTuple('project_id', 'job_id'), 'in', part.map((k) => tuple(k.project_id, k.job_id))))
         .orderBy('project_id')
         .orderBy('job_id')
@@ -49,7 +61,7 @@ export async function lockJobs(tx: Transaction<DB>, keys: readonly JobKey[]): Pr
  * Inserts rows that do not exist yet and returns the keys it inserted; a row another
  * writer inserted first is left alone and missing from the result.
  */
-export async function insertNewJobs(tx: Transaction<DB>, rows: readonly JobRow[]): Promise<JobKey[]> {
+export async function insertNewJobs(tx: Transaction<DB>, rows: readonly JobRecord[]): Promise<JobKey[]> {
   const inserted: JobKey[] = [];
   for (const part of chunks([...rows].sort(compareKeys))) {
     inserted.push(
@@ -64,14 +76,14 @@ export async function insertNewJobs(tx: Transaction<DB>, rows: readonly JobRow[]
   return inserted;
 }
 
-/** Overwrites a stored job's reported fields (never its key, `cleared` or `created_at`). */
-export async function updateJob(tx: Transaction<DB>, row: JobRow): Promise<void> {
+/** Overwrites a stored job's reported fields and listing (never its key, `cleared` or `created_at`). */
+export async function updateJob(tx: Transaction<DB>, row: JobRecord): Promise<void> {
   const { project_id, job_id, cleared: _cleared, created_at: _created, ...fields } = row;
   await tx.updateTable('jobs').set(fields).where('project_id', '=', project_id).where('job_id', '=', job_id).execute();
 }
 
 export async function findJob(db: Handle, projectId: string, jobId: string): Promise<JobRow | undefined> {
-  return db.selectFrom('jobs').selectAll().where('project_id', '=', projectId).where('job_id', '=', jobId).executeTakeFirst();
+  return db.selectFrom('jobs').select(JOB_COLUMNS).where('project_id', '=', projectId).where('job_id', '=', jobId).executeTakeFirst();
 }
 
 export interface JobFilter {
@@ -84,7 +96,7 @@ export interface JobFilter {
 
 /** A project's jobs in job_id order, for marker pagination. */
 export async function listJobs(db: Handle, projectId: string, filter: JobFilter): Promise<JobRow[]> {
-  let query = db.selectFrom('jobs').selectAll().where('project_id', '=', projectId);
+  let query = db.selectFrom('jobs').select(JOB_COLUMNS).where('project_id', '=', projectId);
   if (filter.service !== undefined) query = query.where('service', '=', filter.service);
   if (filter.status !== undefined) query = query.where('status', '=', filter.status);
   if (filter.marker !== undefined) query = query.where('job_id', '>', filter.marker);

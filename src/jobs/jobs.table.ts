@@ -31,3 +31,26 @@ export interface JobsTable {
 }
 
 export type JobRow = Selectable<JobsTable>;
+
+/** The public lists a job can be shown in: SDRS failures, KPS failed tasks, KPS running tasks. */
+export type ListName = 'sdrs' | 'kps_failed' | 'kps_running';
+
+/**
+ * Columns of `jobs` derived from the rest on every write (src/jobs/listing.ts): the one
+ * list the job is in now, null when it is in none, and its item there as the exact JSON
+ * the list shows.
+ */
+export interface ListingColumns {
+  list: ListName | null;
+  list_item: string | null;
+}
+
+/**
+ * `job_counts`: how many jobs of a project are in each count bucket (a list, or a part
+ * of the SDRS list a query can ask for), kept exact by every writer in its transaction.
+ */
+export interface JobCountsTable {
+  project_id: string;
+  bucket: string;
+  n: number;
+}

@@ -16,6 +16,8 @@ import {
 } from './kps.schema.js';
 
 const TAG = ['KPS key-pair tasks'];
+/** What Fastify sends for a serialized JSON body, set by hand for a body sent as text. */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Registers the five KPS routes; each answers errors in the KPS dialect and needs its kps:: action. */
 export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
@@ -32,7 +34,8 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
         response: { 200: FailedTaskList, ...errorResponses('kps', [400, 403]) },
       },
     },
-    async (request) => kps.listFailedTasks(request.params.project_id, pageOf(request.query)),
+    // The service answers the exact JSON text; Fastify sends a string as is.
+    async (request, reply) => reply.type(JSON_TYPE).send(await kps.listFailedTasks(request.params.project_id, pageOf(request.query))),
   );
 
   app.delete<{ Params: { project_id: string } }>(
@@ -84,7 +87,7 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
         response: { 200: RunningTaskList, ...errorResponses('kps', [400, 403]) },
       },
     },
-    async (request) => kps.listRunningTasks(request.params.project_id, pageOf(request.query)),
+    async (request, reply) => reply.type(JSON_TYPE).send(await kps.listRunningTasks(request.params.project_id, pageOf(request.query))),
   );
 
   app.get<{ Params: TaskParamsType }>(

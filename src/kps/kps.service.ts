@@ -2,43 +2,33 @@
  * The KPS key-pair tasks (API.md §2) over the jobs store: lists of failed and running
  * tasks, one task's state, and clearing failures. Sees only top-level `kps` jobs.
  */
-import type { Database } from '../db/database.js';
+import type { Transaction } from 'kysely';
+import { inTransaction, type Database } from '../db/database.js';
+import type { DB } from '../db/schema.js';
 import { ServiceError, quote } from '../errors.js';
+import { KPS_FAILED_BUCKET, KPS_RUNNING_BUCKET } from '../jobs/listing.js';
+import { addToCounts, readCount } from '../jobs/listing.store.js';
 import type { Page } from '../paging.js';
-import type { FailedTaskList, KeypairTask, RunningTaskList } from './kps.schema.js';
-import { toFailedTask, toKeypairTask, toRunningTask } from './kps.presenter.js';
-import {
-  clearAllFailedTasks,
-  clearFailedTask,
-  countFailedTasks,
-  countRunningTasks,
-  findTask,
-  listFailedTasks,
-  listRunningTasks,
-} from './kps.store.js';
+import type { KeypairTask } from './kps.schema.js';
+import { taskListJson, toKeypairTask } from './kps.presenter.js';
+import { clearAllFailedTasks, clearFailedTask, findTask, listFailedTaskItems, listRunningTaskItems } from './kps.store.js';
 
 /** The KPS operations, one method per API call; errors are `ServiceError`s the KPS dialect renders. */
 export class KpsService {
   constructor(readonly db: Database) {}
 
-  /** A page of the project's uncleared failures, newest first, with their total. */
-  async listFailedTasks(projectId: string, page: Page): Promise<FailedTaskList> {
+  /** A page of the project's uncleared failures, newest first, with their total, as the exact JSON body. */
+  async listFailedTasks(projectId: string, page: Page): Promise<string> {
     const db = this.db.kysely;
-    const [total, rows] = await Promise.all([
-      countFailedTasks(db, projectId),
-      page.limit === 0 ? [] : listFailedTasks(db, projectId, page),
-    ]);
-    return { total, tasks: rows.map(toFailedTask) };
+    const [total, items] = await Promise.all([readCount(db, projectId, KPS_FAILED_BUCKET), listFailedTaskItems(db, projectId, page)]);
+    return taskListJson(total, items);
   }
 
-  /** A page of the project's waiting (INIT) and running tasks, newest first, with their total. */
-  async listRunningTasks(projectId: string, page: Page): Promise<RunningTaskList> {
+  /** A page of the project's waiting (INIT) and running tasks, newest first, with their total, as the exact JSON body. */
+  async listRunningTasks(projectId: string, page: Page): Promise<string> {
     const db = this.db.kysely;
-    const [total, rows] = await Promise.all([
-      countRunningTasks(db, projectId),
-      page.limit === 0 ? [] : listRunningTasks(db, projectId, page),
-    ]);
-    return { total, tasks: rows.map(toRunningTask) };
+    const [total, items] = await Promise.all([readCount(db, projectId, KPS_RUNNING_BUCKET), listRunningTaskItems(db, projectId, page)]);
+    return taskListJson(total, items);
   }
 
   /** One task's state, cleared failures included; throws `not_found` (KPS answers 400 KPS.0005). */
@@ -53,7 +43,7 @@ export class KpsService {
    * `not_found` when it is not a listed failure (unknown, not failed, or already cleared).
    */
   async deleteFailedTask(projectId: string, taskId: string): Promise<void> {
-    const cleared = await clearFailedTask(this.db.kysely, projectId, taskId, Date.now());
+    const cleared = await this.#clear(projectId, (tx) => clearFailedTask(tx, projectId, taskId, Date.now()));
     if (cleared === 0) {
       throw new ServiceError(
         'not_found',
@@ -64,6 +54,15 @@ export class KpsService {
 
   /** Removes every failure of the project from ListFailedTask; succeeds when there is none. */
   async deleteAllFailedTasks(projectId: string): Promise<void> {
-    await clearAllFailedTasks(this.db.kysely, projectId, Date.now());
+    await this.#clear(projectId, (tx) => clearAllFailedTasks(tx, projectId, Date.now()));
+  }
+
+  /** Runs a clear and takes what it cleared out of the failed-task count, in one transaction; returns how many. */
+  #clear(projectId: string, clear: (tx: Transaction<DB>) => Promise<number>): Promise<number> {
+    return inTransaction(this.db, async (tx) => {
+      const cleared = await clear(tx);
+      if (cleared > 0) await addToCounts(tx, [{ project_id: projectId, bucket: KPS_FAILED_BUCKET, n: -cleared }]);
+      return cleared;
+    });
   }
 }

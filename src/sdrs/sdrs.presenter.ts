@@ -43,3 +43,11 @@ export function toJobStatus(row: JobStatusRow, subJobs: readonly JobStatusRow[])
   const view = toSubJobStatus(row);
   return subJobs.length === 0 ? view : { ...view, entities: { ...view.entities, sub_jobs: subJobs.map(toSubJobStatus) } };
 }
+
+/**
+ * ListFailureJobs' body from stored items (each the JSON of {@link toFailureJob}):
+ * joined as text, in the schema's field order, so no page is ever parsed or serialized.
+ */
+export function failureJobListJson(items: readonly string[], count: number): string {
+  return `{"failure_jobs":[${items.join(',')}],"count":${count}}`;
+}

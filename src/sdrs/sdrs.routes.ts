@@ -18,6 +18,8 @@ import {
 import type { SdrsService } from './sdrs.service.js';
 
 const TAG = ['SDRS task center'];
+/** What Fastify sends for a serialized JSON body, set by hand for a body sent as text. */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Registers the five SDRS routes; each answers errors in the SDRS dialect and needs its sdrs:* action. */
 export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
@@ -34,7 +36,8 @@ export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
         response: { 200: FailureJobList, ...errorResponses('sdrs', [400, 403]) },
       },
     },
-    async (request) => sdrs.listFailureJobs(request.params.project_id, request.query),
+    // The service answers the exact JSON text; Fastify sends a string as is.
+    async (request, reply) => reply.type(JSON_TYPE).send(await sdrs.listFailureJobs(request.params.project_id, request.query)),
   );
 
   app.delete<{ Params: { project_id: string } }>(

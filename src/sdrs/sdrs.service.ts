@@ -2,12 +2,26 @@
  * The SDRS task center over the jobs store: which failures a request covers (the scope
  * rule of API.md §1), clearing them, and a job's status. SDRS sees only `service: sdrs`.
  */
-import type { Database } from '../db/database.js';
+import type { Transaction } from 'kysely';
+import { inTransaction, type Database } from '../db/database.js';
+import type { DB } from '../db/schema.js';
 import { ServiceError, quote } from '../errors.js';
+import { CountChanges, sdrsBucket } from '../jobs/listing.js';
+import { addToCounts, readCount } from '../jobs/listing.store.js';
 import { pageOf } from '../paging.js';
-import { toFailureJob, toJobStatus } from './sdrs.presenter.js';
-import { operationOf, type FailureJobList, type JobStatusView, type ListFailureJobsQuery } from './sdrs.schema.js';
-import { clearFailure, clearFailures, countFailures, findSdrsJob, listFailures, listSubJobs, type FailureScope } from './sdrs.store.js';
+import { failureJobListJson, toJobStatus } from './sdrs.presenter.js';
+import { operationOf, type JobStatusView, type ListFailureJobsQuery } from './sdrs.schema.js';
+import {
+  clearFailure,
+  clearFailures,
+  countFailures,
+  findSdrsJob,
+  listFailureItems,
+  listSubJobs,
+  type ClearedFailure,
+  type FailureNarrowing,
+  type FailureScope,
+} from './sdrs.store.js';
 
 /**
  * The scope of ListFailureJobs: `resource_type` decides when given (within the group
@@ -24,19 +38,31 @@ export function scopeOf(query: Pick<ListFailureJobsQuery, 'resource_type' | 'ser
 export class SdrsService {
   constructor(readonly db: Database) {}
 
-  /** ListFailureJobs: a page of the scope's failures and how many match in all. */
-  async listFailureJobs(projectId: string, query: ListFailureJobsQuery): Promise<FailureJobList> {
+  /**
+   * ListFailureJobs: a page of the scope's failures and how many match in all, as the
+   * exact JSON body (items are stored rendered; the count is a counter read unless a
+   * resource name narrows the list).
+   */
+  async listFailureJobs(projectId: string, query: ListFailureJobsQuery): Promise<string> {
     const scope = scopeOf(query);
     const narrowing = {
       operation: query.failure_status === undefined ? undefined : operationOf(query.failure_status),
       nameContains: query.resource_name,
     };
     const db = this.db.kysely;
-    const [rows, count] = await Promise.all([
-      listFailures(db, projectId, scope, narrowing, pageOf(query)),
-      countFailures(db, projectId, scope, narrowing),
-    ]);
-    return { failure_jobs: rows.map(toFailureJob), count };
+    const [items, count] = await Promise.all([listFailureItems(db, projectId, scope, narrowing, pageOf(query)), this.#count(projectId, scope, narrowing)]);
+    return failureJobListJson(items, count);
+  }
+
+  #count(projectId: string, scope: FailureScope, narrowing: FailureNarrowing): Promise<number> {
+    const db = this.db.kysely;
+    if (narrowing.nameContains !== undefined) return countFailures(db, projectId, scope, narrowing);
+    const bucket = sdrsBucket({
+      resourceType: scope.kind === 'type' ? scope.resourceType : undefined,
+      serverGroupId: scope.serverGroupId,
+      operation: narrowing.operation,
+    });
+    return readCount(db, projectId, bucket);
   }
 
   /**
@@ -44,7 +70,11 @@ export class SdrsService {
    * Throws `not_found` when the project has no listed failure by that id.
    */
   async deleteFailureJob(projectId: string, jobId: string): Promise<void> {
-    if (!(await clearFailure(this.db.kysely, projectId, jobId, Date.now()))) {
+    const cleared = await this.#clear(async (tx) => {
+      const failure = await clearFailure(tx, projectId, jobId, Date.now());
+      return failure === undefined ? [] : [failure];
+    });
+    if (cleared === 0) {
       throw new ServiceError(
         'not_found',
         `failure job ${quote(jobId)} does not exist in project ${quote(projectId)}: it must be a failed SDRS task still in the failure list`,
@@ -54,12 +84,23 @@ export class SdrsService {
 
   /** DeleteAllServerGroupFailureJobs: clears every protection-group-level failure; returns how many. */
   async deleteGroupLevelFailureJobs(projectId: string): Promise<number> {
-    return clearFailures(this.db.kysely, projectId, { kind: 'type', resourceType: 'server_groups' }, Date.now());
+    return this.#clear((tx) => clearFailures(tx, projectId, { kind: 'type', resourceType: 'server_groups' }, Date.now()));
   }
 
   /** DeleteServerGroupFailureJobs: clears the failures inside one group (not the group's own); returns how many. */
   async deleteFailureJobsInGroup(projectId: string, serverGroupId: string): Promise<number> {
-    return clearFailures(this.db.kysely, projectId, { kind: 'inGroup', serverGroupId }, Date.now());
+    return this.#clear((tx) => clearFailures(tx, projectId, { kind: 'inGroup', serverGroupId }, Date.now()));
+  }
+
+  /** Runs a clear and takes what it cleared out of the list counts, in one transaction; returns how many. */
+  #clear(clear: (tx: Transaction<DB>) => Promise<ClearedFailure[]>): Promise<number> {
+    return inTransaction(this.db, async (tx) => {
+      const cleared = await clear(tx);
+      const counts = new CountChanges();
+      for (const failure of cleared) counts.add({ ...failure, cleared: 0 }, -1);
+      await addToCounts(tx, counts.deltas());
+      return cleared.length;
+    });
   }
 
   /** ShowJobStatus: any SDRS job of the project, with its sub-jobs; throws `not_found`. */

@@ -1,10 +1,12 @@
 /**
  * All SQL of the SDRS task center. A failure is a top-level SDRS job that failed and has
- * not been deleted from the list; the predicate is written out literally (not bound) so
+ * not been deleted from the list: the job's `list` is 'sdrs' and `list_item` holds its
+ * item (src/jobs/listing.ts). The predicate is written out literally (not bound) so
  * both engines match it against the partial indexes `jobs_sdrs_failures_by_type` and
  * `jobs_sdrs_failures_by_group`, which hold exactly those rows.
  */
-import { sql, type ExpressionBuilder, type Expression, type SqlBool } from 'kysely';
+import { sql, type ExpressionBuilder, type Expression, type SqlBool, type Transaction } from 'kysely';
+import { listItemsPage } from '../db/list-page.js';
 import type { DB } from '../db/schema.js';
 import type { Handle } from '../jobs/jobs.store.js';
 import type { JobRow } from '../jobs/jobs.table.js';
@@ -33,13 +35,18 @@ export type FailureRow = Pick<
   'job_id' | 'job_type' | 'begin_time' | 'operation' | 'resource_id' | 'resource_name' | 'resource_type' | 'error_code' | 'fail_reason'
 >;
 
+/** What a clear reports of each failure it took off the list: enough to uncount it. */
+export type ClearedFailure = Pick<JobRow, 'project_id' | 'service' | 'status' | 'parent_job_id' | 'resource_type' | 'server_group_id' | 'operation'>;
+
 /** The columns ShowJobStatus shows. */
 export type JobStatusRow = Pick<JobRow, 'job_id' | 'job_type' | 'status' | 'begin_time' | 'end_time' | 'error_code' | 'fail_reason' | 'entities'>;
 
 const GROUP_LEVEL: SdrsResourceType = 'server_groups';
 
 /** The rows the SDRS failure indexes hold; must stay identical to their WHERE clause. */
-const isListedFailure = sql<SqlBool>`service = 'sdrs' and status = 'FAIL' and cleared = 0 and parent_job_id is null`;
+const isListedFailure = sql<SqlBool>`list = 'sdrs'`;
+
+const CLEARED_COLUMNS = ['project_id', 'service', 'status', 'parent_job_id', 'resource_type', 'server_group_id', 'operation'] as const;
 
 /** `%`, `_` and the escape character itself match only themselves after this. */
 export function likeContains(text: string): string {
@@ -64,48 +71,21 @@ function failureWhere(projectId: string, scope: FailureScope, narrowing: Failure
   };
 }
 
-/**
- * One page of failures, newest first (ties by job_id, descending). The keys of the page
- * are picked from the index alone and the rows joined back after, so a deep offset
- * skips index entries rather than whole rows.
- */
-export async function listFailures(
+/** The items of one page of failures, as stored JSON, newest first (ties by job_id, descending). */
+export async function listFailureItems(
   db: Handle,
   projectId: string,
   scope: FailureScope,
   narrowing: FailureNarrowing,
   page: Page,
-): Promise<FailureRow[]> {
-  if (page.limit === 0) return [];
-  const keys = db
-    .selectFrom('jobs')
-    .select(['project_id', 'job_id'])
-    .where(failureWhere(projectId, scope, narrowing))
-    .orderBy('begin_time', 'desc')
-    .orderBy('job_id', 'desc')
-    .limit(page.limit)
-    .offset(page.offset)
-    .as('page');
-  return db
-    .selectFrom(keys)
-    .innerJoin('jobs', (join) => join.onRef('jobs.project_id', '=', 'page.project_id').onRef('jobs.job_id', '=', 'page.job_id'))
-    .select([
-      'jobs.job_id',
-      'jobs.job_type',
-      'jobs.begin_time',
-      'jobs.operation',
-      'jobs.resource_id',
-      'jobs.resource_name',
-      'jobs.resource_type',
-      'jobs.error_code',
-      'jobs.fail_reason',
-    ])
-    .orderBy('jobs.begin_time', 'desc')
-    .orderBy('jobs.job_id', 'desc')
-    .execute();
+): Promise<string[]> {
+  return listItemsPage(db, db.selectFrom('jobs').where(failureWhere(projectId, scope, narrowing)), page);
 }
 
-/** How many failures match, across all pages. */
+/**
+ * How many failures match, across all pages, by reading every matching index entry.
+ * Only for filters `job_counts` has no bucket for (a resource name).
+ */
 export async function countFailures(db: Handle, projectId: string, scope: FailureScope, narrowing: FailureNarrowing): Promise<number> {
   const row = await db
     .selectFrom('jobs')
@@ -115,26 +95,26 @@ export async function countFailures(db: Handle, projectId: string, scope: Failur
   return Number(row.count);
 }
 
-/** Takes one failure off the list; false when no listed failure has that id. */
-export async function clearFailure(db: Handle, projectId: string, jobId: string, now: number): Promise<boolean> {
-  const result = await db
+/** Takes one failure off the list; returns it, or undefined when no listed failure has that id. */
+export async function clearFailure(tx: Transaction<DB>, projectId: string, jobId: string, now: number): Promise<ClearedFailure | undefined> {
+  return tx
     .updateTable('jobs')
-    .set({ cleared: 1, updated_at: now })
+    .set({ cleared: 1, list: null, list_item: null, updated_at: now })
     .where('project_id', '=', projectId)
     .where('job_id', '=', jobId)
     .where(isListedFailure)
+    .returning(CLEARED_COLUMNS)
     .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
 }
 
-/** Takes every failure of a scope off the list; returns how many. */
-export async function clearFailures(db: Handle, projectId: string, scope: FailureScope, now: number): Promise<number> {
-  const result = await db
+/** Takes every failure of a scope off the list; returns them. */
+export async function clearFailures(tx: Transaction<DB>, projectId: string, scope: FailureScope, now: number): Promise<ClearedFailure[]> {
+  return tx
     .updateTable('jobs')
-    .set({ cleared: 1, updated_at: now })
+    .set({ cleared: 1, list: null, list_item: null, updated_at: now })
     .where(failureWhere(projectId, scope))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+    .returning(CLEARED_COLUMNS)
+    .execute();
 }
 
 /** An SDRS job, listed or not, cleared or not; undefined when the project has none by that id. */

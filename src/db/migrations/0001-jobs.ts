@@ -5,6 +5,13 @@ import type { Engine } from '../database.js';
  * The jobs table and the indexes behind each list: every list is an equality prefix
  * plus `begin_time DESC, job_id DESC`, over a partial index holding only the rows that
  * list can return, so a page reads only the rows it shows.
+ *
+ * `list` names the one public list a job is in now and `list_item` holds its item there,
+ * rendered once when the job is written (src/jobs/listing.ts). The partial indexes test
+ * `list` by equality, which both engines read from the index alone (an `IS NULL` term,
+ * as `parent_job_id is null` was, sends SQLite to the table row for every entry).
+ * `job_counts` keeps each list's exact sizes, maintained in the writing transaction, so
+ * a count is one primary-key read instead of a scan of every matching index entry.
  */
 export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
   // Ids sort and compare bytewise on both engines, so pages, markers and tie-breaks agree.
@@ -31,36 +38,48 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     .addColumn('server_name', 'text')
     .addColumn('keypair_name', 'text')
     .addColumn('cleared', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('list', 'text')
+    .addColumn('list_item', 'text')
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('jobs_pk', ['project_id', 'job_id'])
     .execute();
 
-  const sdrsFailures = sql<boolean>`service = 'sdrs' and status = 'FAIL' and cleared = 0 and parent_job_id is null`;
+  const sdrsFailures = sql<boolean>`list = 'sdrs'`;
+  // operation trails so that a failure_status filter is decided from the index alone.
   await db.schema
     .createIndex('jobs_sdrs_failures_by_type')
     .on('jobs')
-    .columns(['project_id', 'resource_type', 'begin_time', 'job_id'])
+    .columns(['project_id', 'resource_type', 'begin_time', 'job_id', 'operation'])
     .where(sdrsFailures)
     .execute();
   // resource_type trails so that "inside the group" (resource_type <> 'server_groups')
-  // is decided from the index alone: a deep page or a count never visits the table.
+  // is decided from the index alone: a deep page never visits the table.
   await db.schema
     .createIndex('jobs_sdrs_failures_by_group')
     .on('jobs')
-    .columns(['project_id', 'server_group_id', 'begin_time', 'job_id', 'resource_type'])
+    .columns(['project_id', 'server_group_id', 'begin_time', 'job_id', 'resource_type', 'operation'])
     .where(sdrsFailures)
     .execute();
+  // An OR of equalities (not IN) is what SQLite can prove `list = 'kps_failed'` implies.
   await db.schema
     .createIndex('jobs_kps_tasks')
     .on('jobs')
-    .columns(['project_id', 'status', 'begin_time', 'job_id'])
-    .where(sql<boolean>`service = 'kps' and cleared = 0 and parent_job_id is null`)
+    .columns(['project_id', 'list', 'begin_time', 'job_id'])
+    .where(sql<boolean>`list = 'kps_failed' or list = 'kps_running'`)
     .execute();
   await db.schema
     .createIndex('jobs_sub_jobs')
     .on('jobs')
     .columns(['project_id', 'parent_job_id', 'begin_time'])
     .where(sql<boolean>`parent_job_id is not null`)
+    .execute();
+
+  await db.schema
+    .createTable('job_counts')
+    .addColumn('project_id', id, (c) => c.notNull())
+    .addColumn('bucket', id, (c) => c.notNull())
+    .addColumn('n', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('job_counts_pk', ['project_id', 'bucket'])
     .execute();
 }
