@@ -16,6 +16,7 @@ import {
   type RootOperationNode,
   type SelectQueryNode,
   type SqliteDatabase,
+  type SqliteStatement,
   type UnknownRow,
 } from 'kysely';
 import type { Database } from './database.js';
@@ -51,24 +52,44 @@ export function openSqlite(path: string): Database {
 const STATEMENT_CACHE_SIZE = 500;
 
 /**
- * Kysely's SQLite driver prepares every query it runs: SQLite parses and plans the SQL
- * again each time, which costs more than running a page query. The same SQL text gets
- * the same prepared statement here instead. Statements are never shared between two
- * running queries: the driver runs one query at a time on its single connection.
+ * What Kysely's SQLite driver runs queries on, made cheaper in two ways. The driver
+ * prepares every query it runs, so SQLite parses and plans the same SQL again each
+ * time, which costs more than running a page query: the same SQL text gets the same
+ * prepared statement here instead. And better-sqlite3 builds each result row as an
+ * object from C++, property by property (a third of a 100-row page read); rows are
+ * read as arrays instead and turned into objects by a function compiled once per
+ * statement for its columns. A statement is never run twice at once: the driver runs
+ * one query at a time on its single connection.
  */
 function cachingStatements(database: SQLite.Database): SqliteDatabase {
-  const statements = new Map<string, SQLite.Statement>();
+  const statements = new Map<string, SqliteStatement>();
   return {
     close: () => database.close(),
     prepare(sql) {
       let statement = statements.get(sql);
       if (statement === undefined) {
-        statement = database.prepare(sql);
+        statement = fastStatement(database, sql);
         if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
         statements.set(sql, statement);
       }
       return statement;
     },
+  };
+}
+
+function fastStatement(database: SQLite.Database, sql: string): SqliteStatement {
+  const statement = database.prepare(sql);
+  if (!statement.reader) return statement;
+  statement.raw(true);
+  // Keys are written as JSON string literals, so any column name is a safe key.
+  const keys = statement.columns().map((c, i) => `${JSON.stringify(c.name)}: row[${i}]`);
+  const toObject = new Function('row', `return { ${keys.join(', ')} };`) as (row: unknown[]) => unknown;
+  return {
+    reader: true,
+    all: (parameters) => (statement.all(parameters) as unknown[][]).map(toObject),
+    run: (parameters) => statement.run(parameters),
+    // Streaming is rare: it gets a statement of its own, returning objects.
+    iterate: (parameters) => database.prepare(sql).iterate(parameters),
   };
 }
 

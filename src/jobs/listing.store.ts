@@ -3,6 +3,7 @@
  * Writers call {@link addToCounts} in the transaction that changes the jobs.
  */
 import type { Transaction } from 'kysely';
+import { PreparedQuery } from '../db/prepared.js';
 import type { DB } from '../db/schema.js';
 import type { Handle } from './jobs.store.js';
 import type { CountDelta } from './listing.js';
@@ -25,8 +26,12 @@ export async function addToCounts(tx: Transaction<DB>, deltas: readonly CountDel
   }
 }
 
+const countQuery = new PreparedQuery<{ projectId: string; bucket: string }, { n: number }>((db, { projectId, bucket }) =>
+  db.selectFrom('job_counts').select('n').where('project_id', '=', projectId).where('bucket', '=', bucket),
+);
+
 /** The size of one bucket of a project; 0 when nothing was ever counted in it. */
 export async function readCount(db: Handle, projectId: string, bucket: string): Promise<number> {
-  const row = await db.selectFrom('job_counts').select('n').where('project_id', '=', projectId).where('bucket', '=', bucket).executeTakeFirst();
+  const row = await countQuery.executeTakeFirst(db, { projectId, bucket });
   return row === undefined ? 0 : Number(row.n);
 }

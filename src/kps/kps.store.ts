@@ -9,7 +9,8 @@
  * so skipped offsets read the index alone.
  */
 import { sql, type Transaction } from 'kysely';
-import { listItemsPage } from '../db/list-page.js';
+import { listItemsQuery, type ListItemRow } from '../db/list-page.js';
+import { PreparedQueries, PreparedQuery } from '../db/prepared.js';
 import type { DB } from '../db/schema.js';
 import type { Handle } from '../jobs/jobs.store.js';
 import type { JobRow } from '../jobs/jobs.table.js';
@@ -22,31 +23,43 @@ export type RunningTaskRow = Pick<JobRow, 'job_id' | 'operation' | 'begin_time' 
 /** The columns ListKeypairTask shows. */
 export type TaskRow = Pick<JobRow, 'job_id' | 'operation' | 'status' | 'server_id'>;
 
-/** A project's tasks in one list. */
-function listed(db: Handle, projectId: string, list: 'kps_failed' | 'kps_running') {
-  return db.selectFrom('jobs').where('project_id', '=', projectId).where('list', '=', sql.lit(list));
+const pages = new PreparedQueries<{ projectId: string; offset: number }, ListItemRow>();
+
+/** One page of one list; the list and the limit are literals, so each pair is its own prepared query. */
+async function listItems(db: Handle, list: 'kps_failed' | 'kps_running', projectId: string, page: Page): Promise<string[]> {
+  if (page.limit === 0) return [];
+  const query = pages.of(`${list} limit ${page.limit}`, (kysely, values) =>
+    listItemsQuery(kysely, kysely.selectFrom('jobs').where('project_id', '=', values.projectId).where('list', '=', sql.lit(list)), {
+      limit: page.limit,
+      offset: values.offset,
+    }),
+  );
+  return (await query.execute(db, { projectId, offset: page.offset })).map((r) => r.list_item as string);
 }
 
 /** The items of one page of the project's listed failures, as stored JSON, newest first. */
 export async function listFailedTaskItems(db: Handle, projectId: string, page: Page): Promise<string[]> {
-  return listItemsPage(db, listed(db, projectId, 'kps_failed'), page);
+  return listItems(db, 'kps_failed', projectId, page);
 }
 
 /** The items of one page of the project's waiting (INIT) and running tasks, as stored JSON, newest first. */
 export async function listRunningTaskItems(db: Handle, projectId: string, page: Page): Promise<string[]> {
-  return listItemsPage(db, listed(db, projectId, 'kps_running'), page);
+  return listItems(db, 'kps_running', projectId, page);
 }
 
-/** A top-level KPS job of the project, cleared or not; undefined when there is none. */
-export async function findTask(db: Handle, projectId: string, taskId: string): Promise<TaskRow | undefined> {
-  return db
+const taskQuery = new PreparedQuery<{ projectId: string; taskId: string }, TaskRow>((db, { projectId, taskId }) =>
+  db
     .selectFrom('jobs')
     .select(['job_id', 'operation', 'status', 'server_id'])
     .where('project_id', '=', projectId)
     .where('job_id', '=', taskId)
     .where('service', '=', 'kps')
-    .where('parent_job_id', 'is', null)
-    .executeTakeFirst();
+    .where('parent_job_id', 'is', null),
+);
+
+/** A top-level KPS job of the project, cleared or not; undefined when there is none. */
+export async function findTask(db: Handle, projectId: string, taskId: string): Promise<TaskRow | undefined> {
+  return taskQuery.executeTakeFirst(db, { projectId, taskId });
 }
 
 /**

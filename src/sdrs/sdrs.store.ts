@@ -6,7 +6,8 @@
  * `jobs_sdrs_failures_by_group`, which hold exactly those rows.
  */
 import { sql, type ExpressionBuilder, type Expression, type SqlBool, type Transaction } from 'kysely';
-import { listItemsPage } from '../db/list-page.js';
+import { listItemsQuery, type ListItemRow } from '../db/list-page.js';
+import { PreparedQueries, PreparedQuery } from '../db/prepared.js';
 import type { DB } from '../db/schema.js';
 import type { Handle } from '../jobs/jobs.store.js';
 import type { JobRow } from '../jobs/jobs.table.js';
@@ -53,23 +54,64 @@ export function likeContains(text: string): string {
   return `%${text.replace(/[\\%_]/g, '\\$&')}%`;
 }
 
-function failureWhere(projectId: string, scope: FailureScope, narrowing: FailureNarrowing = {}) {
+/** The values a failure query is run with: a prepared query's placeholders, or the values themselves. */
+interface FailureValues {
+  readonly projectId: string;
+  readonly serverGroupId: string;
+  readonly operation: string;
+  /** A LIKE pattern ({@link likeContains}). */
+  readonly namePattern: string;
+}
+
+/** Which terms a failure query has; with the scope's resource type, it fixes the SQL. */
+interface FailureShape {
+  readonly scope: { readonly kind: 'type'; readonly resourceType: SdrsResourceType } | { readonly kind: 'inGroup' };
+  readonly group: boolean;
+  readonly operation: boolean;
+  readonly name: boolean;
+}
+
+function shapeOf(scope: FailureScope, narrowing: FailureNarrowing): FailureShape {
+  return {
+    scope: scope.kind === 'type' ? { kind: 'type', resourceType: scope.resourceType } : { kind: 'inGroup' },
+    group: scope.serverGroupId !== undefined,
+    operation: narrowing.operation !== undefined,
+    name: narrowing.nameContains !== undefined,
+  };
+}
+
+function valuesOf(projectId: string, scope: FailureScope, narrowing: FailureNarrowing): FailureValues {
+  return {
+    projectId,
+    serverGroupId: scope.serverGroupId ?? '',
+    operation: narrowing.operation ?? '',
+    namePattern: narrowing.nameContains === undefined ? '' : likeContains(narrowing.nameContains),
+  };
+}
+
+/** The WHERE clause of a shape; uses the values only as values, so it can be prepared. */
+function shapedWhere(shape: FailureShape, values: FailureValues) {
   return (eb: ExpressionBuilder<DB, 'jobs'>): Expression<SqlBool> => {
-    const terms: Expression<SqlBool>[] = [eb('project_id', '=', projectId), isListedFailure];
-    if (scope.kind === 'type') {
+    const terms: Expression<SqlBool>[] = [eb('project_id', '=', values.projectId), isListedFailure];
+    if (shape.scope.kind === 'type') {
       // Literal, like the index predicate, so the planner sees which partial range it reads.
-      terms.push(eb('resource_type', '=', sql.lit(scope.resourceType)));
-      if (scope.serverGroupId !== undefined) terms.push(eb('server_group_id', '=', scope.serverGroupId));
+      terms.push(eb('resource_type', '=', sql.lit(shape.scope.resourceType)));
     } else {
-      terms.push(eb('server_group_id', '=', scope.serverGroupId), eb('resource_type', '<>', sql.lit(GROUP_LEVEL)));
+      terms.push(eb('resource_type', '<>', sql.lit(GROUP_LEVEL)));
     }
-    if (narrowing.operation !== undefined) terms.push(eb('operation', '=', narrowing.operation));
-    if (narrowing.nameContains !== undefined) {
-      terms.push(sql<SqlBool>`${eb.ref('resource_name')} like ${likeContains(narrowing.nameContains)} escape ${sql.lit('\\')}`);
-    }
+    if (shape.group) terms.push(eb('server_group_id', '=', values.serverGroupId));
+    if (shape.operation) terms.push(eb('operation', '=', values.operation));
+    if (shape.name) terms.push(sql<SqlBool>`${eb.ref('resource_name')} like ${values.namePattern} escape ${sql.lit('\\')}`);
     return eb.and(terms);
   };
 }
+
+function failureWhere(projectId: string, scope: FailureScope, narrowing: FailureNarrowing = {}) {
+  return shapedWhere(shapeOf(scope, narrowing), valuesOf(projectId, scope, narrowing));
+}
+
+const pages = new PreparedQueries<FailureValues & { offset: number }, ListItemRow>();
+const counts = new PreparedQueries<FailureValues, { count: number | string }>();
 
 /** The items of one page of failures, as stored JSON, newest first (ties by job_id, descending). */
 export async function listFailureItems(
@@ -79,7 +121,13 @@ export async function listFailureItems(
   narrowing: FailureNarrowing,
   page: Page,
 ): Promise<string[]> {
-  return listItemsPage(db, db.selectFrom('jobs').where(failureWhere(projectId, scope, narrowing)), page);
+  if (page.limit === 0) return [];
+  const shape = shapeOf(scope, narrowing);
+  const query = pages.of(`${JSON.stringify(shape)} limit ${page.limit}`, (kysely, values) =>
+    listItemsQuery(kysely, kysely.selectFrom('jobs').where(shapedWhere(shape, values)), { limit: page.limit, offset: values.offset }),
+  );
+  const rows = await query.execute(db, { ...valuesOf(projectId, scope, narrowing), offset: page.offset });
+  return rows.map((r) => r.list_item as string);
 }
 
 /**
@@ -87,12 +135,15 @@ export async function listFailureItems(
  * Only for filters `job_counts` has no bucket for (a resource name).
  */
 export async function countFailures(db: Handle, projectId: string, scope: FailureScope, narrowing: FailureNarrowing): Promise<number> {
-  const row = await db
-    .selectFrom('jobs')
-    .select((eb) => eb.fn.countAll<number | string>().as('count'))
-    .where(failureWhere(projectId, scope, narrowing))
-    .executeTakeFirstOrThrow();
-  return Number(row.count);
+  const shape = shapeOf(scope, narrowing);
+  const query = counts.of(JSON.stringify(shape), (kysely, values) =>
+    kysely
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where(shapedWhere(shape, values)),
+  );
+  const row = await query.executeTakeFirst(db, valuesOf(projectId, scope, narrowing));
+  return Number(row?.count ?? 0);
 }
 
 /** Takes one failure off the list; returns it, or undefined when no listed failure has that id. */
@@ -117,26 +168,29 @@ export async function clearFailures(tx: Transaction<DB>, projectId: string, scop
     .execute();
 }
 
+const JOB_STATUS_COLUMNS = ['job_id', 'job_type', 'status', 'begin_time', 'end_time', 'error_code', 'fail_reason', 'entities'] as const;
+
+const sdrsJobQuery = new PreparedQuery<{ projectId: string; jobId: string }, JobStatusRow>((db, { projectId, jobId }) =>
+  db.selectFrom('jobs').select(JOB_STATUS_COLUMNS).where('project_id', '=', projectId).where('job_id', '=', jobId).where('service', '=', 'sdrs'),
+);
+
 /** An SDRS job, listed or not, cleared or not; undefined when the project has none by that id. */
 export async function findSdrsJob(db: Handle, projectId: string, jobId: string): Promise<JobStatusRow | undefined> {
-  return db
-    .selectFrom('jobs')
-    .select(['job_id', 'job_type', 'status', 'begin_time', 'end_time', 'error_code', 'fail_reason', 'entities'])
-    .where('project_id', '=', projectId)
-    .where('job_id', '=', jobId)
-    .where('service', '=', 'sdrs')
-    .executeTakeFirst();
+  return sdrsJobQuery.executeTakeFirst(db, { projectId, jobId });
 }
 
-/** A job's SDRS sub-jobs, in the order they began. */
-export async function listSubJobs(db: Handle, projectId: string, parentJobId: string): Promise<JobStatusRow[]> {
-  return db
+const subJobsQuery = new PreparedQuery<{ projectId: string; parentJobId: string }, JobStatusRow>((db, { projectId, parentJobId }) =>
+  db
     .selectFrom('jobs')
-    .select(['job_id', 'job_type', 'status', 'begin_time', 'end_time', 'error_code', 'fail_reason', 'entities'])
+    .select(JOB_STATUS_COLUMNS)
     .where('project_id', '=', projectId)
     .where('parent_job_id', '=', parentJobId)
     .where('service', '=', 'sdrs')
     .orderBy('begin_time')
-    .orderBy('job_id')
-    .execute();
+    .orderBy('job_id'),
+);
+
+/** A job's SDRS sub-jobs, in the order they began. */
+export async function listSubJobs(db: Handle, projectId: string, parentJobId: string): Promise<JobStatusRow[]> {
+  return subJobsQuery.execute(db, { projectId, parentJobId });
 }
