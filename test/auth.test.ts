@@ -9,14 +9,11 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.js';
 import { StaticAuthenticator, type AuthRequest } from '../src/auth/authenticator.js';
 import { addPrincipal, hashToken, readCredentialsFile } from '../src/auth/credentials.js';
 import { ServiceError } from '../src/errors.js';
 import { loadConfig } from '../src/config.js';
-import { createContext, type Context } from '../src/context.js';
-import { createTestServer, describeEachEngine, engines, freshDatabase, PROJECT_A, PROJECT_B, putJob, requestIdOf, sdrsJob, TOKENS, type TestServer } from './helpers.js';
+import { createTestApp, createTestServer, describeEachEngine, engines, PROJECT_A, PROJECT_B, putJob, requestIdOf, sdrsJob, TOKENS, type TestApp, type TestServer } from './helpers.js';
 
 let dir: string;
 before(() => {
@@ -167,20 +164,8 @@ describeEachEngine('authorization over HTTP', (server) => {
 });
 
 /** An app over `engine` whose credentials hold principals with wildcard grants. */
-async function appWithPrincipals(engine: (typeof engines)[number], principals: unknown[]): Promise<{ app: FastifyInstance; ctx: Context; close(): Promise<void> }> {
-  const database = await freshDatabase(engine);
-  const config = loadConfig({ db: database.url, auth: 'static', credentials: credentialsFile({ principals }), logLevel: 'silent' }, {});
-  const ctx = await createContext(config);
-  const app = await buildApp(ctx);
-  return {
-    app,
-    ctx,
-    async close() {
-      await app.close();
-      await ctx.close();
-      await database.drop();
-    },
-  };
+function appWithPrincipals(engine: (typeof engines)[number], principals: unknown[]): Promise<TestApp> {
+  return createTestApp(engine, (db) => loadConfig({ db, auth: 'static', credentials: credentialsFile({ principals }), logLevel: 'silent' }, {}));
 }
 
 for (const engine of engines) {

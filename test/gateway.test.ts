@@ -16,12 +16,13 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { buildApp, BODY_LIMIT } from '../src/app.js';
+import { BODY_LIMIT } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createContext, createLogger, type Context } from '../src/context.js';
+import { createLogger } from '../src/context.js';
 import type { Engine } from '../src/db/database.js';
 import {
   ACCESS_KEYS,
+  buildTestApp,
   createTestServer,
   describeEachEngine,
   engines,
@@ -35,6 +36,7 @@ import {
   sdrsJob,
   TOKENS,
   writeTestCredentials,
+  type TestApp,
 } from './helpers.js';
 
 /** Asserts the API gateway's body: exactly error_msg, error_code, request_id (= X-Request-Id). */
@@ -230,21 +232,10 @@ describeEachEngine('gateway: answers before the route', (server) => {
 });
 
 /** A context and app over an existing database URL, with test credentials and an optional logger. */
-async function appOn(url: string, logger?: Logger): Promise<{ ctx: Context; app: FastifyInstance; close(): Promise<void> }> {
+async function appOn(url: string, logger?: Logger): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'taskcenter-gw-'));
   const config = loadConfig({ db: url, auth: 'static', credentials: writeTestCredentials(dir), logLevel: 'silent' }, {});
-  const ctx = await createContext(config, logger === undefined ? {} : { logger });
-  const app = await buildApp(ctx);
-  await app.ready();
-  return {
-    ctx,
-    app,
-    async close() {
-      await app.close();
-      await ctx.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return buildTestApp(config, { logger, cleanup: () => rmSync(dir, { recursive: true, force: true }) });
 }
 
 describeEachEngine('gateway: internal failures', (server) => {

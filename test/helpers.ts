@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { buildApp } from '../src/app.js';
 import { hashToken } from '../src/auth/credentials.js';
 import { loadConfig, type AuthMode, type Config } from '../src/config.js';
@@ -101,37 +102,65 @@ export function writeTestCredentials(dir: string): string {
   return path;
 }
 
-export interface TestServer {
-  readonly engine: Engine;
+/** A context and its app, built for a test. */
+export interface TestApp {
   readonly config: Config;
   readonly ctx: Context;
   readonly app: FastifyInstance;
+  /** Closes the app, then the context, then undoes what the test set up around them. */
   close(): Promise<void>;
 }
 
-/** A context and app over a fresh database on `engine`; `close()` drops everything. */
-export async function createTestServer(engine: Engine, options: { auth?: AuthMode } = {}): Promise<TestServer> {
-  const database = await freshDatabase(engine);
-  const dir = mkdtempSync(join(tmpdir(), 'taskcenter-creds-'));
-  const config = loadConfig(
-    { db: database.url, auth: options.auth ?? 'static', credentials: writeTestCredentials(dir), logLevel: 'silent', port: '0' },
-    {},
-  );
-  const ctx = await createContext(config, { logger: createLogger(config) });
+/**
+ * Builds the context (with `logger`, else the config's own) and a ready app for `config`;
+ * `close()` closes both, then runs `cleanup` (dropping a database, removing a folder).
+ */
+export async function buildTestApp(config: Config, options: { logger?: Logger; cleanup?: () => Promise<void> | void } = {}): Promise<TestApp> {
+  const ctx = await createContext(config, { logger: options.logger ?? createLogger(config) });
   const app = await buildApp(ctx);
   await app.ready();
   return {
-    engine,
     config,
     ctx,
     app,
     async close() {
       await app.close();
       await ctx.close();
-      await database.drop();
-      rmSync(dir, { recursive: true, force: true });
+      await options.cleanup?.();
     },
   };
+}
+
+/**
+ * A {@link TestApp} over a fresh database on `engine`, configured by `configure` from the
+ * database URL and a new temporary folder (for a credentials file). `close()`, or a
+ * failure on the way, drops the database and removes the folder.
+ */
+export async function createTestApp(engine: Engine, configure: (databaseUrl: string, dir: string) => Config): Promise<TestApp> {
+  const database = await freshDatabase(engine);
+  const dir = mkdtempSync(join(tmpdir(), 'taskcenter-creds-'));
+  const cleanup = async () => {
+    await database.drop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    return await buildTestApp(configure(database.url, dir), { cleanup });
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+export interface TestServer extends TestApp {
+  readonly engine: Engine;
+}
+
+/** A context and app over a fresh database on `engine`, with the test credentials; `close()` drops everything. */
+export async function createTestServer(engine: Engine, options: { auth?: AuthMode } = {}): Promise<TestServer> {
+  const server = await createTestApp(engine, (db, dir) =>
+    loadConfig({ db, auth: options.auth ?? 'static', credentials: writeTestCredentials(dir), logLevel: 'silent', port: '0' }, {}),
+  );
+  return { engine, ...server };
 }
 
 /**

@@ -13,12 +13,9 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Sqlite from 'better-sqlite3';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.js';
-import { loadConfig, type Config } from '../src/config.js';
-import { createContext, createLogger, type Context } from '../src/context.js';
+import { loadConfig } from '../src/config.js';
 import type { Engine } from '../src/db/database.js';
-import { freshDatabase, writeTestCredentials } from './helpers.js';
+import { createTestApp, writeTestCredentials, type TestApp } from './helpers.js';
 
 const KEYSTONE_MANAGE = '/usr/bin/keystone-manage';
 const KEYSTONE_WSGI = '/usr/bin/keystone-wsgi-public';
@@ -370,12 +367,7 @@ export function describeWithKeystone(name: string, suite: (keystone: () => Keyst
 }
 
 /** A context and app with `--auth keystone` over a fresh database on `engine`. */
-export interface KeystoneTestServer {
-  readonly config: Config;
-  readonly ctx: Context;
-  readonly app: FastifyInstance;
-  close(): Promise<void>;
-}
+export type KeystoneTestServer = TestApp;
 
 /**
  * Builds a server that validates tokens with the Keystone at `url` as its bootstrap admin,
@@ -387,12 +379,10 @@ export async function createKeystoneTestServer(
   admin: Pick<KeystoneAdmin, 'user' | 'password' | 'project'>,
   options: { cacheTtl?: number } = {},
 ): Promise<KeystoneTestServer> {
-  const database = await freshDatabase(engine);
-  const dir = mkdtempSync(join(tmpdir(), 'taskcenter-creds-'));
-  try {
-    const config = loadConfig(
+  return createTestApp(engine, (db, dir) =>
+    loadConfig(
       {
-        db: database.url,
+        db,
         auth: 'keystone',
         keystoneUrl: url,
         keystoneUser: admin.user,
@@ -403,24 +393,6 @@ export async function createKeystoneTestServer(
         port: '0',
       },
       { TASKCENTER_KEYSTONE_PASSWORD: admin.password },
-    );
-    const ctx = await createContext(config, { logger: createLogger(config) });
-    const app = await buildApp(ctx);
-    await app.ready();
-    return {
-      config,
-      ctx,
-      app,
-      async close() {
-        await app.close();
-        await ctx.close();
-        await database.drop();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (error) {
-    await database.drop();
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+    ),
+  );
 }

@@ -4,15 +4,12 @@
  * the principals that have none there (so every principal can sign), on 127.0.0.1 and a
  * free port.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.js';
 import { loadConfig, type ConfigInput } from '../src/config.js';
-import { createContext, createLogger, type Context } from '../src/context.js';
+import type { Context } from '../src/context.js';
 import type { Engine } from '../src/db/database.js';
-import { ACCESS_KEYS, freshDatabase, writeTestCredentials } from './helpers.js';
+import { ACCESS_KEYS, createTestApp, writeTestCredentials } from './helpers.js';
 
 /** Access keys of every test principal: helpers.ts's, and those added here. */
 export const KEYS = {
@@ -47,28 +44,14 @@ function addAccessKeys(path: string): void {
 
 /** Starts a server over a fresh database on `engine`; `flags` add configuration (`throttle`). */
 export async function startServer(engine: Engine, flags: ConfigInput = {}): Promise<ListeningServer> {
-  const database = await freshDatabase(engine);
-  const dir = mkdtempSync(join(tmpdir(), 'taskcenter-sdk-'));
-  const credentials = writeTestCredentials(dir);
-  addAccessKeys(credentials);
-  const config = loadConfig({ db: database.url, auth: 'static', credentials, logLevel: 'silent', host: '127.0.0.1', port: '0', ...flags }, {});
-  const ctx = await createContext(config, { logger: createLogger(config) });
-  const app = await buildApp(ctx);
+  const { app, ctx, close } = await createTestApp(engine, (db, dir) => {
+    const credentials = writeTestCredentials(dir);
+    addAccessKeys(credentials);
+    return loadConfig({ db, auth: 'static', credentials, logLevel: 'silent', host: '127.0.0.1', port: '0', ...flags }, {});
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('server has no TCP address');
   const host = `127.0.0.1:${address.port}`;
-  return {
-    engine,
-    url: `http://${host}`,
-    host,
-    app,
-    ctx,
-    async close() {
-      await app.close();
-      await ctx.close();
-      await database.drop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { engine, url: `http://${host}`, host, app, ctx, close };
 }
