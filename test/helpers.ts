@@ -3,6 +3,7 @@
  * file, or a fresh PostgreSQL database), with a credentials file holding known
  * principals. Store and HTTP tests loop over {@link engines}.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -204,6 +205,28 @@ export function sdrsJob(overrides: Record<string, unknown> = {}): Record<string,
   };
 }
 
+/** `prefix-` and ten random hex digits: a project or job id no other test uses. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+/** Time `n` seconds after a fixed instant, so fixtures have a known order. */
+export function timeAt(n: number): string {
+  return new Date(Date.UTC(2024, 0, 1) + n * 1000).toISOString();
+}
+
+/** A failed SDRS job on a resource of `type` inside protection group `group`, begun at {@link timeAt}(n). */
+export function sdrsInGroupFailure(id: string, group: string, type: string, n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return sdrsJob({
+    job_id: id,
+    begin_time: timeAt(n),
+    end_time: timeAt(n + 1),
+    resource: { id: `res-${id}`, name: `name-${id}`, type },
+    server_group_id: group,
+    ...extra,
+  });
+}
+
 /** A valid KPS job document; `overrides` replace top-level fields. */
 export function kpsJob(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -230,6 +253,19 @@ export async function putJob(app: FastifyInstance, projectId: string, job: Recor
     headers: { 'x-auth-token': token },
     payload: job,
   });
+}
+
+/** Reports jobs into `projectId` through the batch producer API as admin and checks each was created. */
+export async function reportJobs(app: FastifyInstance, projectId: string, jobs: Record<string, unknown>[]): Promise<void> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/taskcenter/v1/jobs/batch',
+    headers: { 'x-auth-token': TOKENS.admin },
+    payload: { jobs: jobs.map((job) => ({ project_id: projectId, ...job })) },
+  });
+  assert.equal(response.statusCode, 200, response.body);
+  const results = response.json().results as { result: string; error?: unknown }[];
+  assert.deepEqual(results.map((r) => r.result), jobs.map(() => 'created'), JSON.stringify(results));
 }
 
 /** Asserts a 32-hex X-Request-Id header and returns it. */

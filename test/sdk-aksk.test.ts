@@ -6,15 +6,14 @@
  * in the right format and change nothing.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { stringify } from 'node:querystring';
 import { after, before, describe, it } from 'node:test';
 import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
 import { AKSKSigner } from '@huaweicloud/huaweicloud-sdk-core/auth/AKSKSigner.js';
 import { formatSdkDate } from '../src/auth/aksk.js';
-import { engines, kpsJob, PROJECT_A, requestIdOf, sdrsJob } from './helpers.js';
-import { taskCenterClient, type TaskCenterClient } from './sdk-client.js';
+import { engines, kpsJob, PROJECT_A, requestIdOf, sdrsJob, uniqueId } from './helpers.js';
+import { sdkError, taskCenterClient, type TaskCenterClient } from './sdk-client.js';
 import { KEYS, startServer, type ListeningServer } from './sdk-server.js';
 
 interface RawRequest {
@@ -84,33 +83,13 @@ function assertRefused(response: RawResponse, reason: RegExp): void {
   assert.equal(response.json.request_id, requestIdOf(response.headers));
 }
 
-interface SdkError {
-  httpStatusCode: number;
-  errorCode: string;
-  errorMsg: string;
-  requestId: string;
-}
-
-async function sdkError(call: Promise<unknown>): Promise<SdkError> {
-  try {
-    await call;
-  } catch (error) {
-    return error as SdkError;
-  }
-  throw new Error('the call succeeded');
-}
-
-function id(prefix: string): string {
-  return `${prefix}-${randomBytes(5).toString('hex')}`;
-}
-
 for (const engine of engines) {
   describe(`AK/SK refusals end to end [${engine}]`, () => {
     let server: ListeningServer;
     let alice: TaskCenterClient;
-    const groupA = sdrsJob({ job_id: id('ga'), job_type: 'createServerGroup', resource: { id: 'ga', name: 'ga', type: 'server_groups' }, server_group_id: 'ga', entities: {} });
-    const groupB = sdrsJob({ job_id: id('gb'), job_type: 'createServerGroup', resource: { id: 'gb', name: 'gb', type: 'server_groups' }, server_group_id: 'gb', entities: {} });
-    const task = kpsJob({ job_id: id('task') });
+    const groupA = sdrsJob({ job_id: uniqueId('ga'), job_type: 'createServerGroup', resource: { id: 'ga', name: 'ga', type: 'server_groups' }, server_group_id: 'ga', entities: {} });
+    const groupB = sdrsJob({ job_id: uniqueId('gb'), job_type: 'createServerGroup', resource: { id: 'gb', name: 'gb', type: 'server_groups' }, server_group_id: 'gb', entities: {} });
+    const task = kpsJob({ job_id: uniqueId('task') });
 
     /** The failure jobs and failed tasks of project A now, as alice sees them. */
     async function state(): Promise<{ failures: string[]; tasks: string[] }> {
@@ -161,7 +140,7 @@ for (const engine of engines) {
     });
 
     it('refuses a tampered signed header', async () => {
-      const jobId = id('hdr');
+      const jobId = uniqueId('hdr');
       const signed = sdkSigned(server, KEYS.alice, { method: 'PUT', path: producerPath(jobId), data: sdrsJob({ job_id: jobId }) });
       assertRefused(await send(server, { ...signed, headers: { ...signed.headers, host: `localhost:${server.host.split(':')[1]}` } }), /signature mismatch/);
       assertRefused(await send(server, { ...signed, headers: { ...signed.headers, 'content-type': 'application/json; charset=utf-8' } }), /signature mismatch/);
@@ -169,7 +148,7 @@ for (const engine of engines) {
     });
 
     it('refuses a tampered body', async () => {
-      const jobId = id('body');
+      const jobId = uniqueId('body');
       const job = sdrsJob({ job_id: jobId, status: 'RUNNING', end_time: null, error_code: null, fail_reason: null });
       const signed = sdkSigned(server, KEYS.alice, { method: 'PUT', path: producerPath(jobId), data: job });
       assertRefused(await send(server, { ...signed, body: JSON.stringify({ ...job, status: 'INIT' }) }), /signature mismatch/);
@@ -180,7 +159,7 @@ for (const engine of engines) {
     });
 
     it('refuses a wrong SK and an unknown AK', async () => {
-      const jobId = id('key');
+      const jobId = uniqueId('key');
       const spec = { method: 'PUT', path: producerPath(jobId), data: sdrsJob({ job_id: jobId }) };
       assertRefused(await send(server, sdkSigned(server, { ak: KEYS.alice.ak, sk: 'not-alice-secret' }, spec)), /signature mismatch/);
       assertRefused(await send(server, sdkSigned(server, { ak: 'NOSUCHACCESSKEY00001', sk: KEYS.alice.sk }, spec)), /unknown access key 'NOSUCHACCESSKEY00001'/);
@@ -211,7 +190,7 @@ for (const engine of engines) {
       assert.match(sdrs.requestId, /^[0-9a-f]{32}$/);
       assert.equal((await sdkError(bob.call('deleteAllFailedTask'))).errorCode, 'KPS.9003');
       assert.equal((await sdkError(bob.call('listFailureJobs'))).errorCode, 'SDRS.0005');
-      const jobId = id('bob');
+      const jobId = uniqueId('bob');
       assert.equal((await sdkError(bob.call('putJob', jobId, sdrsJob({ job_id: jobId })))).errorCode, 'TASKCENTER.0005');
       await absent(jobId);
       assert.deepEqual(await state(), before_);

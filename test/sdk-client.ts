@@ -108,3 +108,22 @@ export function taskCenterClient(endpoint: string, key: { ak: string; sk: string
     .withEndpoint(endpoint)
     .build();
 }
+
+/** The fields the SDK's exceptions (ClientRequestException, ServerResponseException) expose. */
+export interface SdkError {
+  name: string;
+  httpStatusCode: number;
+  errorCode: string;
+  errorMsg: string;
+  requestId: string;
+}
+
+/** Runs `call`, which must fail, and returns the SDK's exception. */
+export async function sdkError(call: Promise<unknown>): Promise<SdkError> {
+  try {
+    await call;
+  } catch (error) {
+    return error as SdkError;
+  }
+  throw new Error('the call succeeded');
+}

@@ -6,39 +6,15 @@
  * the SDK's exceptions with the right code and request id in all three error shapes.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { engines, kpsJob, PROJECT_A, sdrsJob } from './helpers.js';
-import { taskCenterClient, type TaskCenterClient } from './sdk-client.js';
+import { engines, kpsJob, PROJECT_A, sdrsJob, uniqueId } from './helpers.js';
+import { sdkError, taskCenterClient, type TaskCenterClient } from './sdk-client.js';
 import { KEYS, startServer, type ListeningServer } from './sdk-server.js';
-
-/** The fields the SDK's exceptions (ClientRequestException, ServerResponseException) expose. */
-interface SdkError {
-  name: string;
-  httpStatusCode: number;
-  errorCode: string;
-  errorMsg: string;
-  requestId: string;
-}
-
-/** Runs `call`, which must fail, and returns the SDK's exception. */
-async function sdkError(call: Promise<unknown>): Promise<SdkError> {
-  try {
-    await call;
-  } catch (error) {
-    return error as SdkError;
-  }
-  throw new Error('the call succeeded');
-}
 
 /** begin_time `n` seconds into 2024, end_time a second later: fixtures with a known order. */
 function at(n: number): { begin_time: string; end_time: string } {
   const t = Date.UTC(2024, 0, 1) + n * 1000;
   return { begin_time: new Date(t).toISOString(), end_time: new Date(t + 1000).toISOString() };
-}
-
-function id(prefix: string): string {
-  return `${prefix}-${randomBytes(5).toString('hex')}`;
 }
 
 for (const engine of engines) {
@@ -54,7 +30,7 @@ for (const engine of engines) {
     });
 
     it('producer API: PUT a job (201, then 200) and GET it back', async () => {
-      const job = sdrsJob({ job_id: id('job'), status: 'RUNNING', end_time: null, error_code: null, fail_reason: null });
+      const job = sdrsJob({ job_id: uniqueId('job'), status: 'RUNNING', end_time: null, error_code: null, fail_reason: null });
       const created = await alice.call('putJob', String(job.job_id), job);
       assert.equal(created.httpStatusCode, 201);
       assert.equal(created.job_id, job.job_id);
@@ -68,9 +44,9 @@ for (const engine of engines) {
     });
 
     describe('SDRS task center', () => {
-      const group = id('group');
+      const group = uniqueId('group');
       const groupJob = sdrsJob({
-        job_id: id('sg'),
+        job_id: uniqueId('sg'),
         job_type: 'createServerGroup',
         resource: { id: group, name: "group (prod)*!'", type: 'server_groups' },
         server_group_id: group,
@@ -78,7 +54,7 @@ for (const engine of engines) {
         ...at(2),
       });
       const otherGroupJob = sdrsJob({
-        job_id: id('sg'),
+        job_id: uniqueId('sg'),
         job_type: 'deleteServerGroup',
         operation: 'delete',
         resource: { id: 'other-group', name: 'other', type: 'server_groups' },
@@ -87,13 +63,13 @@ for (const engine of engines) {
         ...at(1),
       });
       const instanceJob = sdrsJob({
-        job_id: id('pi'),
+        job_id: uniqueId('pi'),
         server_group_id: group,
         resource: { id: 'pi-1', name: 'Protected-Instance-ab14', type: 'protected_instances' },
         ...at(3),
       });
       const pairJob = sdrsJob({
-        job_id: id('rp'),
+        job_id: uniqueId('rp'),
         job_type: 'attachReplicationPair',
         operation: 'attach',
         server_group_id: group,
@@ -172,9 +148,9 @@ for (const engine of engines) {
     });
 
     describe('KPS key-pair tasks', () => {
-      const failed = kpsJob({ job_id: id('task'), ...at(5) });
-      const failedToo = kpsJob({ job_id: id('task'), operation: 'unbind', job_type: 'unbindKeypair', ...at(4) });
-      const running = kpsJob({ job_id: id('task'), operation: 'replace', job_type: 'replaceKeypair', status: 'RUNNING', end_time: null, error_code: null, fail_reason: null });
+      const failed = kpsJob({ job_id: uniqueId('task'), ...at(5) });
+      const failedToo = kpsJob({ job_id: uniqueId('task'), operation: 'unbind', job_type: 'unbindKeypair', ...at(4) });
+      const running = kpsJob({ job_id: uniqueId('task'), operation: 'replace', job_type: 'replaceKeypair', status: 'RUNNING', end_time: null, error_code: null, fail_reason: null });
 
       before(async () => {
         for (const job of [failed, failedToo, running]) {

@@ -3,57 +3,22 @@
  * paging, the item shape, and every class of bad parameter.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyInstance } from 'fastify';
 import { FailureJobList, FAILURE_STATUSES } from '../src/sdrs/sdrs.schema.js';
 import { likeContains } from '../src/sdrs/sdrs.store.js';
-import { describeEachEngine, kpsJob, requestIdOf, sdrsJob, TOKENS } from './helpers.js';
-
-/** A project no other test touches, so counts are exact. */
-function freshProject(): string {
-  return `sdrs-${randomBytes(5).toString('hex')}`;
-}
-
-/** Reports jobs through the batch producer API and checks each was created. */
-async function seed(app: FastifyInstance, projectId: string, jobs: Record<string, unknown>[]): Promise<void> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/taskcenter/v1/jobs/batch',
-    headers: { 'x-auth-token': TOKENS.admin },
-    payload: { jobs: jobs.map((job) => ({ project_id: projectId, ...job })) },
-  });
-  assert.equal(response.statusCode, 200, response.body);
-  const results = response.json().results as { result: string; error?: unknown }[];
-  assert.deepEqual(results.map((r) => r.result), jobs.map(() => 'created'), JSON.stringify(results));
-}
-
-/** Time `n` seconds after a fixed instant, so fixtures have a known order. */
-function at(n: number): string {
-  return new Date(Date.UTC(2024, 0, 1) + n * 1000).toISOString();
-}
+import { describeEachEngine, kpsJob, reportJobs, requestIdOf, sdrsInGroupFailure, sdrsJob, timeAt, TOKENS, uniqueId } from './helpers.js';
 
 function groupFailure(id: string, n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return sdrsJob({
     job_id: id,
     job_type: 'createServerGroup',
-    begin_time: at(n),
-    end_time: at(n + 1),
+    begin_time: timeAt(n),
+    end_time: timeAt(n + 1),
     resource: { id: `res-${id}`, name: `name-${id}`, type: 'server_groups' },
     server_group_id: null,
     entities: {},
-    ...extra,
-  });
-}
-
-function inGroupFailure(id: string, group: string, type: string, n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return sdrsJob({
-    job_id: id,
-    begin_time: at(n),
-    end_time: at(n + 1),
-    resource: { id: `res-${id}`, name: `name-${id}`, type },
-    server_group_id: group,
     ...extra,
   });
 }
@@ -75,29 +40,29 @@ async function ids(app: FastifyInstance, projectId: string, query = ''): Promise
 }
 
 describeEachEngine('SDRS ListFailureJobs: scope', (server) => {
-  const project = freshProject();
-  const other = freshProject();
+  const project = uniqueId('sdrs');
+  const other = uniqueId('sdrs');
 
   it('seeds groups g1 and g2 with failures at every level, and jobs that are never listed', async () => {
     // Resource ids are the group ids for group-level jobs: the producer API stores them as the group.
-    await seed(server().app, project, [
+    await reportJobs(server().app, project, [
       groupFailure('G1', 1, { resource: { id: 'g1', name: 'group-one', type: 'server_groups' } }),
       groupFailure('G2', 2, { operation: 'delete', job_type: 'deleteServerGroup', resource: { id: 'g2', name: 'group-two', type: 'server_groups' } }),
-      inGroupFailure('PI1', 'g1', 'protected_instances', 3),
-      inGroupFailure('R1', 'g1', 'replications', 4, { operation: 'attach', job_type: 'attachReplicationPair' }),
-      inGroupFailure('D1', 'g1', 'disaster_recovery_drills', 5),
-      inGroupFailure('PI2', 'g2', 'protected_instances', 6),
+      sdrsInGroupFailure('PI1', 'g1', 'protected_instances', 3),
+      sdrsInGroupFailure('R1', 'g1', 'replications', 4, { operation: 'attach', job_type: 'attachReplicationPair' }),
+      sdrsInGroupFailure('D1', 'g1', 'disaster_recovery_drills', 5),
+      sdrsInGroupFailure('PI2', 'g2', 'protected_instances', 6),
       // Never listed: not failed, a sub-job, or a KPS task.
-      inGroupFailure('RUN1', 'g1', 'protected_instances', 7, { status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }),
+      sdrsInGroupFailure('RUN1', 'g1', 'protected_instances', 7, { status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }),
       groupFailure('OK1', 8, { status: 'SUCCESS', error_code: null, fail_reason: null, resource: { id: 'g1', name: 'group-one', type: 'server_groups' } }),
-      inGroupFailure('SUB1', 'g1', 'protected_instances', 9, { parent_job_id: 'PI1' }),
+      sdrsInGroupFailure('SUB1', 'g1', 'protected_instances', 9, { parent_job_id: 'PI1' }),
       groupFailure('SUBG', 10, { parent_job_id: 'G1', resource: { id: 'g1', name: 'group-one', type: 'server_groups' } }),
-      kpsJob({ job_id: 'KPS1', begin_time: at(11), end_time: at(12) }),
+      kpsJob({ job_id: 'KPS1', begin_time: timeAt(11), end_time: timeAt(12) }),
     ]);
     // Another project's failures in a group with the same id must never show.
-    await seed(server().app, other, [
+    await reportJobs(server().app, other, [
       groupFailure('X-G1', 20, { resource: { id: 'g1', name: 'group-one', type: 'server_groups' } }),
-      inGroupFailure('X-PI1', 'g1', 'protected_instances', 21),
+      sdrsInGroupFailure('X-PI1', 'g1', 'protected_instances', 21),
     ]);
   });
 
@@ -158,9 +123,9 @@ describeEachEngine('SDRS ListFailureJobs: scope', (server) => {
 
 describeEachEngine('SDRS ListFailureJobs: filters, order and paging', (server) => {
   it('matches resource_name literally and case-sensitively: %, _ and \\ match only themselves', async () => {
-    const project = freshProject();
+    const project = uniqueId('sdrs');
     const names = { pct: 'a%b', x: 'axb', under: 'a_b', slash: 'a\\b', upper: 'A%B', plain: 'ab' };
-    await seed(
+    await reportJobs(
       server().app,
       project,
       Object.entries(names).map(([id, name], n) => groupFailure(id, n, { resource: { id: `g-${id}`, name, type: 'server_groups' } })),
@@ -183,9 +148,9 @@ describeEachEngine('SDRS ListFailureJobs: filters, order and paging', (server) =
   });
 
   it('orders by begin_time descending, ties by job_id descending bytewise, and pages stably', async () => {
-    const project = freshProject();
+    const project = uniqueId('sdrs');
     const tied = ['tie-1', 'tie-3', 'tie-2', 'tie-A', 'tie-a', 'tie-B'];
-    await seed(server().app, project, [
+    await reportJobs(server().app, project, [
       groupFailure('older', 1),
       ...tied.map((id) => groupFailure(id, 5)),
       groupFailure('newer', 9),
@@ -198,8 +163,8 @@ describeEachEngine('SDRS ListFailureJobs: filters, order and paging', (server) =
   });
 
   it('answers limit=0 and an offset past the end with no items and the full count', async () => {
-    const project = freshProject();
-    await seed(server().app, project, [groupFailure('a', 1), groupFailure('b', 2), groupFailure('c', 3)]);
+    const project = uniqueId('sdrs');
+    await reportJobs(server().app, project, [groupFailure('a', 1), groupFailure('b', 2), groupFailure('c', 3)]);
     for (const query of ['limit=0', 'offset=3', 'offset=999999', 'limit=1000&offset=100']) {
       const response = await list(server().app, project, query);
       assert.equal(response.statusCode, 200, response.body);
@@ -211,9 +176,9 @@ describeEachEngine('SDRS ListFailureJobs: filters, order and paging', (server) =
   });
 
   it('shows a null error_code as an empty string and every failure_status value', async () => {
-    const project = freshProject();
+    const project = uniqueId('sdrs');
     const operations = FAILURE_STATUSES.map((s) => s.slice(0, -4));
-    await seed(
+    await reportJobs(
       server().app,
       project,
       operations.map((operation, n) => groupFailure(`op-${operation}`, n, { operation, error_code: null })),
@@ -229,7 +194,7 @@ describeEachEngine('SDRS ListFailureJobs: filters, order and paging', (server) =
 });
 
 describeEachEngine('SDRS ListFailureJobs: bad parameters', (server) => {
-  const project = freshProject();
+  const project = uniqueId('sdrs');
   const long = 'x'.repeat(65);
   const cases: [query: string, code: string, message: RegExp][] = [
     ['limit=abc', 'SDRS.0221', /^limit must be an integer between 0 and 1000, got 'abc'$/],

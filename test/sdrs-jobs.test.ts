@@ -3,53 +3,21 @@
  * and the OpenAPI document, over both engines.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyInstance } from 'fastify';
 import { FailureJobList, JobStatusView } from '../src/sdrs/sdrs.schema.js';
-import { describeEachEngine, kpsJob, PROJECT_A, PROJECT_B, requestIdOf, sdrsJob, TOKENS } from './helpers.js';
-
-function freshProject(): string {
-  return `sdrs-${randomBytes(5).toString('hex')}`;
-}
-
-async function seed(app: FastifyInstance, projectId: string, jobs: Record<string, unknown>[]): Promise<void> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/taskcenter/v1/jobs/batch',
-    headers: { 'x-auth-token': TOKENS.admin },
-    payload: { jobs: jobs.map((job) => ({ project_id: projectId, ...job })) },
-  });
-  assert.equal(response.statusCode, 200, response.body);
-  const results = response.json().results as { result: string }[];
-  assert.deepEqual(results.map((r) => r.result), jobs.map(() => 'created'), JSON.stringify(results));
-}
-
-function at(n: number): string {
-  return new Date(Date.UTC(2024, 0, 1) + n * 1000).toISOString();
-}
+import { describeEachEngine, kpsJob, PROJECT_A, PROJECT_B, reportJobs, requestIdOf, sdrsInGroupFailure, sdrsJob, timeAt, TOKENS, uniqueId } from './helpers.js';
 
 function groupFailure(group: string, n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return sdrsJob({
     job_id: `G-${group}`,
     job_type: 'createServerGroup',
-    begin_time: at(n),
-    end_time: at(n + 1),
+    begin_time: timeAt(n),
+    end_time: timeAt(n + 1),
     resource: { id: group, name: `group ${group}`, type: 'server_groups' },
     server_group_id: null,
     entities: { server_group_id: group },
-    ...extra,
-  });
-}
-
-function inGroupFailure(id: string, group: string, type: string, n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return sdrsJob({
-    job_id: id,
-    begin_time: at(n),
-    end_time: at(n + 1),
-    resource: { id: `res-${id}`, name: `name-${id}`, type },
-    server_group_id: group,
     ...extra,
   });
 }
@@ -78,19 +46,19 @@ function assertSdrsError(response: { statusCode: number; body: string; headers: 
 }
 
 describeEachEngine('SDRS DeleteFailureJob', (server) => {
-  const project = freshProject();
-  const other = freshProject();
+  const project = uniqueId('sdrs');
+  const other = uniqueId('sdrs');
 
   it('seeds failures, a running job, a sub-job, a KPS task and another project', async () => {
-    await seed(server().app, project, [
+    await reportJobs(server().app, project, [
       groupFailure('g1', 1),
-      inGroupFailure('PI1', 'g1', 'protected_instances', 2),
-      inGroupFailure('PI2', 'g1', 'protected_instances', 3),
-      inGroupFailure('RUN1', 'g1', 'protected_instances', 4, { status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }),
-      inGroupFailure('SUB1', 'g1', 'protected_instances', 5, { parent_job_id: 'PI1' }),
+      sdrsInGroupFailure('PI1', 'g1', 'protected_instances', 2),
+      sdrsInGroupFailure('PI2', 'g1', 'protected_instances', 3),
+      sdrsInGroupFailure('RUN1', 'g1', 'protected_instances', 4, { status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }),
+      sdrsInGroupFailure('SUB1', 'g1', 'protected_instances', 5, { parent_job_id: 'PI1' }),
       kpsJob({ job_id: 'KPS1' }),
     ]);
-    await seed(server().app, other, [inGroupFailure('PI9', 'g1', 'protected_instances', 6)]);
+    await reportJobs(server().app, other, [sdrsInGroupFailure('PI9', 'g1', 'protected_instances', 6)]);
   });
 
   it('answers 204 with no body, drops the failure from the list and keeps the job for ShowJobStatus', async () => {
@@ -139,19 +107,19 @@ describeEachEngine('SDRS DeleteFailureJob', (server) => {
 });
 
 describeEachEngine('SDRS batch deletes', (server) => {
-  const project = freshProject();
-  const other = freshProject();
+  const project = uniqueId('sdrs');
+  const other = uniqueId('sdrs');
 
   it('seeds two groups with group-level and in-group failures, and another project', async () => {
-    await seed(server().app, project, [
+    await reportJobs(server().app, project, [
       groupFailure('g1', 1),
       groupFailure('g2', 2),
-      inGroupFailure('PI1', 'g1', 'protected_instances', 3),
-      inGroupFailure('R1', 'g1', 'replications', 4),
-      inGroupFailure('D1', 'g1', 'disaster_recovery_drills', 5),
-      inGroupFailure('PI2', 'g2', 'protected_instances', 6),
+      sdrsInGroupFailure('PI1', 'g1', 'protected_instances', 3),
+      sdrsInGroupFailure('R1', 'g1', 'replications', 4),
+      sdrsInGroupFailure('D1', 'g1', 'disaster_recovery_drills', 5),
+      sdrsInGroupFailure('PI2', 'g2', 'protected_instances', 6),
     ]);
-    await seed(server().app, other, [groupFailure('g1', 7), inGroupFailure('X1', 'g1', 'replications', 8)]);
+    await reportJobs(server().app, other, [groupFailure('g1', 7), sdrsInGroupFailure('X1', 'g1', 'replications', 8)]);
   });
 
   it('{server_group_id}/failure-jobs/batch clears the failures inside that group only', async () => {
@@ -190,17 +158,17 @@ describeEachEngine('SDRS batch deletes', (server) => {
 });
 
 describeEachEngine('SDRS routing', (server) => {
-  const project = freshProject();
+  const project = uniqueId('sdrs');
 
   it('never takes failure-jobs/batch as a failure job id, even when a job has that id', async () => {
-    await seed(server().app, project, [groupFailure('g1', 1), groupFailure('g2', 2, { job_id: 'batch' })]);
+    await reportJobs(server().app, project, [groupFailure('g1', 1), groupFailure('g2', 2, { job_id: 'batch' })]);
     const response = await call(server().app, 'DELETE', `/v1/${project}/task-center/failure-jobs/batch`);
     assert.equal(response.statusCode, 204, response.body);
     assert.deepEqual(await ids(server().app, project), []);
   });
 
   it('lets a group named failure-jobs be batch-deleted', async () => {
-    await seed(server().app, project, [inGroupFailure('FJ1', 'failure-jobs', 'protected_instances', 3)]);
+    await reportJobs(server().app, project, [sdrsInGroupFailure('FJ1', 'failure-jobs', 'protected_instances', 3)]);
     const response = await call(server().app, 'DELETE', `/v1/${project}/task-center/failure-jobs/failure-jobs/batch`);
     assert.equal(response.statusCode, 204, response.body);
     assert.deepEqual(await ids(server().app, project, 'server_group_id=failure-jobs'), []);
@@ -225,27 +193,27 @@ describeEachEngine('SDRS routing', (server) => {
 });
 
 describeEachEngine('SDRS ShowJobStatus', (server) => {
-  const project = freshProject();
+  const project = uniqueId('sdrs');
 
   it('seeds a job with sub-jobs (one with a sub-job of its own), a running job and a KPS task', async () => {
-    await seed(server().app, project, [
-      inGroupFailure('PARENT', 'g1', 'protected_instances', 1, {
+    await reportJobs(server().app, project, [
+      sdrsInGroupFailure('PARENT', 'g1', 'protected_instances', 1, {
         job_type: 'createProtectedInstanceNoCG',
         entities: { protected_instance_id: 'pi-1', native_server_id: 'ns-1' },
       }),
       sdrsJob({
-        job_id: 'STEP-B', job_type: 'createVolume', begin_time: at(3), end_time: at(4), resource: null, server_group_id: null,
+        job_id: 'STEP-B', job_type: 'createVolume', begin_time: timeAt(3), end_time: timeAt(4), resource: null, server_group_id: null,
         entities: { volume_ids: 'v1,v2' }, parent_job_id: 'PARENT', error_code: 'EVS.2024', fail_reason: 'volume is error!',
       }),
       sdrsJob({
-        job_id: 'STEP-A', job_type: 'createServer', status: 'SUCCESS', begin_time: at(2), end_time: at(3), resource: null, server_group_id: null,
+        job_id: 'STEP-A', job_type: 'createServer', status: 'SUCCESS', begin_time: timeAt(2), end_time: timeAt(3), resource: null, server_group_id: null,
         entities: {}, parent_job_id: 'PARENT', error_code: null, fail_reason: null,
       }),
       sdrsJob({
-        job_id: 'STEP-A1', job_type: 'createNic', status: 'SUCCESS', begin_time: at(2), end_time: at(3), resource: null, server_group_id: null,
+        job_id: 'STEP-A1', job_type: 'createNic', status: 'SUCCESS', begin_time: timeAt(2), end_time: timeAt(3), resource: null, server_group_id: null,
         entities: { nic_id: 'nic-1' }, parent_job_id: 'STEP-A', error_code: null, fail_reason: null,
       }),
-      inGroupFailure('RUNNING', 'g1', 'replications', 5, { status: 'RUNNING', end_time: null, error_code: null, fail_reason: null, entities: {} }),
+      sdrsInGroupFailure('RUNNING', 'g1', 'replications', 5, { status: 'RUNNING', end_time: null, error_code: null, fail_reason: null, entities: {} }),
       kpsJob({ job_id: 'KPS1', parent_job_id: null }),
       kpsJob({ job_id: 'KPS-SUB', parent_job_id: 'PARENT', server: null, keypair_name: null }),
     ]);
@@ -319,7 +287,7 @@ describeEachEngine('SDRS ShowJobStatus', (server) => {
     const unknown = assertSdrsError(await call(server().app, 'GET', `/v1/${project}/jobs/nope`), 404, /^SDRS\.\d{4}$/);
     assert.match(unknown.message, /job 'nope' does not exist in project/);
     assertSdrsError(await call(server().app, 'GET', `/v1/${project}/jobs/KPS1`), 404, /^SDRS\./);
-    assertSdrsError(await call(server().app, 'GET', `/v1/${freshProject()}/jobs/PARENT`), 404, /^SDRS\./);
+    assertSdrsError(await call(server().app, 'GET', `/v1/${uniqueId('sdrs')}/jobs/PARENT`), 404, /^SDRS\./);
   });
 
   it('refuses a malformed job id with 400 SDRS.0201', async () => {
@@ -330,7 +298,7 @@ describeEachEngine('SDRS ShowJobStatus', (server) => {
 
 describeEachEngine('SDRS access control', (server) => {
   it('seeds a failure in project A', async () => {
-    await seed(server().app, PROJECT_A, [groupFailure('ga', 1), inGroupFailure('A-PI', 'ga', 'protected_instances', 2)]);
+    await reportJobs(server().app, PROJECT_A, [groupFailure('ga', 1), sdrsInGroupFailure('A-PI', 'ga', 'protected_instances', 2)]);
   });
 
   it("refuses another project's principal with the SDRS 403 body on every route, changing nothing", async () => {
