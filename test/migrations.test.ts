@@ -4,9 +4,7 @@
  * processes starting at once agree, and `taskcenter migrate` exits 0, 1 or 2.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { sql, type Kysely } from 'kysely';
 import { openDatabase, type Database, type Engine } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
@@ -14,24 +12,10 @@ import { migrations } from '../src/db/migrations/index.js';
 import type { DB } from '../src/db/schema.js';
 import { JobService } from '../src/jobs/jobs.service.js';
 import { ANONYMOUS } from '../src/auth/principal.js';
+import { taskcenter } from './cli-helpers.js';
 import { engines, freshDatabase, sdrsJob } from './helpers.js';
 
-const BIN = fileURLToPath(new URL('../../bin/taskcenter.js', import.meta.url));
 const ALL = Object.keys(migrations);
-
-/** Runs `taskcenter ...args` with no TASKCENTER_* variables; resolves with its exit code and output. */
-function taskcenter(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TASKCENTER_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function tables(db: Database): Promise<string[]> {
   const all = await db.kysely.introspection.getTables({ withInternalKyselyTables: true });
