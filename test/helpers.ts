@@ -255,6 +255,12 @@ export async function putJob(app: FastifyInstance, projectId: string, job: Recor
   });
 }
 
+/** PUTs a job that does not exist yet (as admin unless `token` is given) and checks it was created. */
+export async function putNewJob(app: FastifyInstance, projectId: string, job: Record<string, unknown>, token: string = TOKENS.admin): Promise<void> {
+  const response = await putJob(app, projectId, job, token);
+  assert.equal(response.statusCode, 201, response.body);
+}
+
 /** Reports jobs into `projectId` through the batch producer API as admin and checks each was created. */
 export async function reportJobs(app: FastifyInstance, projectId: string, jobs: Record<string, unknown>[]): Promise<void> {
   const response = await app.inject({
@@ -273,4 +279,14 @@ export function requestIdOf(headers: Record<string, unknown>): string {
   const id = headers['x-request-id'];
   if (typeof id !== 'string' || !/^[0-9a-f]{32}$/.test(id)) throw new Error(`bad X-Request-Id: ${String(id)}`);
   return id;
+}
+
+/** Asserts a KPS-dialect error: this status, a request id, and exactly `{"error_code", "error_msg"}` with this code and a matching message. */
+export function assertKpsError(response: { statusCode: number; body: string; headers: Record<string, unknown> }, status: number, code: string, message: RegExp): void {
+  assert.equal(response.statusCode, status, response.body);
+  requestIdOf(response.headers);
+  const body = JSON.parse(response.body) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(body), ['error_code', 'error_msg']);
+  assert.equal(body.error_code, code);
+  assert.match(String(body.error_msg), message);
 }

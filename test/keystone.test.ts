@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { signRequest } from '../src/auth/aksk.js';
-import { ACCESS_KEYS, engines, kpsJob, PROJECT_A, putJob, requestIdOf, sdrsJob } from './helpers.js';
+import { ACCESS_KEYS, engines, kpsJob, PROJECT_A, putJob, putNewJob, requestIdOf, sdrsJob } from './helpers.js';
 import { createKeystoneTestServer, describeWithKeystone, freePort, type KeystoneServer, type KeystoneTestServer } from './keystone-server.js';
 
 const READER = { name: 'reader-only', password: randomBytes(9).toString('hex') };
@@ -83,10 +83,8 @@ describeWithKeystone('Keystone authentication against a real Keystone', (keyston
         const writer = await adminToken(projectP);
         const failure = sdrsJob();
         const task = kpsJob();
-        const putFailure = await putJob(app(), projectP, failure, writer);
-        assert.equal(putFailure.statusCode, 201, putFailure.body);
-        const putTask = await putJob(app(), projectP, task, writer);
-        assert.equal(putTask.statusCode, 201, putTask.body);
+        await putNewJob(app(), projectP, failure, writer);
+        await putNewJob(app(), projectP, task, writer);
 
         const reader = await readerToken();
         const { taskcenter, sdrs, kps } = await readAll(server!, projectP, reader);
@@ -130,10 +128,8 @@ describeWithKeystone('Keystone authentication against a real Keystone', (keyston
         const writer = await adminToken(projectP);
         const failure = sdrsJob({ resource: { id: 'pi-9', name: 'reader-test', type: 'protected_instances' } });
         const task = kpsJob();
-        const putFailure = await putJob(app(), projectP, failure, writer);
-        assert.equal(putFailure.statusCode, 201, putFailure.body);
-        const putTask = await putJob(app(), projectP, task, writer);
-        assert.equal(putTask.statusCode, 201, putTask.body);
+        await putNewJob(app(), projectP, failure, writer);
+        await putNewJob(app(), projectP, task, writer);
 
         const reader = await readerToken();
         const headers = { 'x-auth-token': reader };

@@ -6,12 +6,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { describeEachEngine, kpsJob, PROJECT_A, PROJECT_B, putJob, requestIdOf, sdrsJob, TOKENS } from './helpers.js';
-
-async function put(app: FastifyInstance, project: string, job: Record<string, unknown>) {
-  const response = await putJob(app, project, job);
-  assert.equal(response.statusCode, 201, response.body);
-}
+import { assertKpsError, describeEachEngine, kpsJob, PROJECT_A, PROJECT_B, putJob, putNewJob, requestIdOf, sdrsJob, TOKENS } from './helpers.js';
 
 function call(app: FastifyInstance, method: 'GET' | 'DELETE', url: string, token: string | null = TOKENS.admin) {
   return app.inject({ method, url, headers: token === null ? {} : { 'x-auth-token': token } });
@@ -37,20 +32,12 @@ function assertEmpty200(response: { statusCode: number; body: string; headers: R
   requestIdOf(response.headers);
 }
 
-function assertKpsError(response: { statusCode: number; body: string }, status: number, code: string, message: RegExp) {
-  assert.equal(response.statusCode, status, response.body);
-  const body = JSON.parse(response.body) as Record<string, unknown>;
-  assert.deepEqual(Object.keys(body), ['error_code', 'error_msg']);
-  assert.equal(body.error_code, code);
-  assert.match(String(body.error_msg), message);
-}
-
 describeEachEngine('KPS DeleteFailedTask', (server) => {
   it('clears one failure with 200 and an empty body; the task stays readable and cannot be deleted twice', async () => {
     const app = server().app;
     const project = 'kps-delete-one';
-    await put(app, project, kpsJob({ job_id: 'gone' }));
-    await put(app, project, kpsJob({ job_id: 'kept' }));
+    await putNewJob(app, project, kpsJob({ job_id: 'gone' }));
+    await putNewJob(app, project, kpsJob({ job_id: 'kept' }));
 
     assertEmpty200(await call(app, 'DELETE', `/v3/${project}/failed-tasks/gone`));
     assert.deepEqual(await failedIds(app, project), ['kept']);
@@ -71,7 +58,7 @@ describeEachEngine('KPS DeleteFailedTask', (server) => {
     const app = server().app;
     const project = 'kps-delete-repeat';
     const job = kpsJob({ job_id: 'repeated' });
-    await put(app, project, job);
+    await putNewJob(app, project, job);
     assertEmpty200(await call(app, 'DELETE', `/v3/${project}/failed-tasks/repeated`));
     const again = await putJob(app, project, job);
     assert.equal(again.statusCode, 200, again.body);
@@ -81,12 +68,12 @@ describeEachEngine('KPS DeleteFailedTask', (server) => {
   it('answers 400 KPS.0005 for anything that is not a listed kps failure of the project, changing nothing', async () => {
     const app = server().app;
     const project = 'kps-delete-missing';
-    await put(app, project, kpsJob({ job_id: 'running', status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }));
-    await put(app, project, kpsJob({ job_id: 'done', status: 'SUCCESS', error_code: null, fail_reason: null }));
-    await put(app, project, sdrsJob({ job_id: 'sdrs-failure' }));
-    await put(app, project, kpsJob({ job_id: 'parent' }));
-    await put(app, project, kpsJob({ job_id: 'step', parent_job_id: 'parent', server: null, keypair_name: null }));
-    await put(app, 'kps-delete-missing-other', kpsJob({ job_id: 'theirs' }));
+    await putNewJob(app, project, kpsJob({ job_id: 'running', status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }));
+    await putNewJob(app, project, kpsJob({ job_id: 'done', status: 'SUCCESS', error_code: null, fail_reason: null }));
+    await putNewJob(app, project, sdrsJob({ job_id: 'sdrs-failure' }));
+    await putNewJob(app, project, kpsJob({ job_id: 'parent' }));
+    await putNewJob(app, project, kpsJob({ job_id: 'step', parent_job_id: 'parent', server: null, keypair_name: null }));
+    await putNewJob(app, 'kps-delete-missing-other', kpsJob({ job_id: 'theirs' }));
     for (const id of ['unknown', 'running', 'done', 'sdrs-failure', 'step', 'theirs']) {
       assertKpsError(await call(app, 'DELETE', `/v3/${project}/failed-tasks/${id}`), 400, 'KPS.0005', new RegExp(`^Failed task is not found: '${id}'`));
     }
@@ -108,11 +95,11 @@ describeEachEngine('KPS DeleteAllFailedTask', (server) => {
     const app = server().app;
     const project = 'kps-delete-all';
     const other = 'kps-delete-all-other';
-    for (const id of ['f1', 'f2', 'f3']) await put(app, project, kpsJob({ job_id: id }));
-    await put(app, project, kpsJob({ job_id: 'running', status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }));
-    await put(app, project, sdrsJob({ job_id: 'sdrs-failure' }));
-    await put(app, project, kpsJob({ job_id: 'step', parent_job_id: 'f1', server: null, keypair_name: null }));
-    for (const id of ['f1', 'o2']) await put(app, other, kpsJob({ job_id: id }));
+    for (const id of ['f1', 'f2', 'f3']) await putNewJob(app, project, kpsJob({ job_id: id }));
+    await putNewJob(app, project, kpsJob({ job_id: 'running', status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }));
+    await putNewJob(app, project, sdrsJob({ job_id: 'sdrs-failure' }));
+    await putNewJob(app, project, kpsJob({ job_id: 'step', parent_job_id: 'f1', server: null, keypair_name: null }));
+    for (const id of ['f1', 'o2']) await putNewJob(app, other, kpsJob({ job_id: id }));
 
     assertEmpty200(await call(app, 'DELETE', `/v3/${project}/failed-tasks`));
     assert.deepEqual((await call(app, 'GET', `/v3/${project}/failed-tasks`)).json(), { total: 0, tasks: [] });
@@ -130,7 +117,7 @@ describeEachEngine('KPS DeleteAllFailedTask', (server) => {
   it('accepts the empty JSON body SDKs send on DELETE', async () => {
     const app = server().app;
     const project = 'kps-delete-all-sdk';
-    await put(app, project, kpsJob({ job_id: 'f' }));
+    await putNewJob(app, project, kpsJob({ job_id: 'f' }));
     const response = await app.inject({
       method: 'DELETE',
       url: `/v3/${project}/failed-tasks`,
@@ -152,7 +139,7 @@ describeEachEngine('KPS access control', (server) => {
 
   it("refuses PROJECT_B's principal on PROJECT_A with 403 KPS.9003 on every route, changing nothing", async () => {
     const app = server().app;
-    await put(app, PROJECT_A, kpsJob({ job_id: 'acl-fail' }));
+    await putNewJob(app, PROJECT_A, kpsJob({ job_id: 'acl-fail' }));
     for (const [method, path] of routes) {
       const response = await call(app, method, `/v3/${PROJECT_A}/${path}`, TOKENS.bob);
       requestIdOf(response.headers);
@@ -165,7 +152,7 @@ describeEachEngine('KPS access control', (server) => {
 
   it('lets a read-only principal read but not delete', async () => {
     const app = server().app;
-    await put(app, PROJECT_A, kpsJob({ job_id: 'acl-read' }));
+    await putNewJob(app, PROJECT_A, kpsJob({ job_id: 'acl-read' }));
     for (const path of ['failed-tasks', 'running-tasks', 'tasks/acl-read']) {
       const response = await call(app, 'GET', `/v3/${PROJECT_A}/${path}`, TOKENS.reader);
       assert.equal(response.statusCode, 200, `${path}: ${response.body}`);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { describeEachEngine, kpsJob, putJob, requestIdOf, sdrsJob, TOKENS } from './helpers.js';
+import { assertKpsError, describeEachEngine, kpsJob, putJob, putNewJob, requestIdOf, sdrsJob, TOKENS } from './helpers.js';
 
 const FAILED_KEYS = ['task_id', 'operate_type', 'task_time', 'task_error_code', 'task_error_msg', 'server_name', 'server_id', 'keypair_name'];
 const RUNNING_KEYS = ['task_id', 'operate_type', 'task_time', 'server_name', 'server_id', 'keypair_name'];
@@ -21,40 +21,38 @@ function failed(overrides: Record<string, unknown> = {}) {
   return kpsJob({ ...(overrides.begin_time === undefined ? {} : { end_time: overrides.begin_time }), ...overrides });
 }
 
-async function put(app: FastifyInstance, project: string, job: Record<string, unknown>) {
-  const response = await putJob(app, project, job);
-  assert.equal(response.statusCode, 201, response.body);
-}
-
 async function get(app: FastifyInstance, url: string) {
   return app.inject({ method: 'GET', url, headers: { 'x-auth-token': TOKENS.admin } });
 }
 
-/** A 400 in the KPS dialect: exactly `{"error_code", "error_msg"}`. */
-function assertKpsError(response: { statusCode: number; body: string; headers: Record<string, unknown> }, code: string, message: RegExp) {
-  assert.equal(response.statusCode, 400, response.body);
-  requestIdOf(response.headers);
-  const body = JSON.parse(response.body) as Record<string, unknown>;
-  assert.deepEqual(Object.keys(body), ['error_code', 'error_msg']);
-  assert.equal(body.error_code, code);
-  assert.match(String(body.error_msg), message);
+/** Reads `url` in pages of 1, 2 and 3: every page has the full total, and the pages together are `expected`, in order. */
+async function assertPages(app: FastifyInstance, url: string, expected: string[]): Promise<void> {
+  for (const size of [1, 2, 3]) {
+    const seen: string[] = [];
+    for (let offset = 0; offset < expected.length; offset += size) {
+      const page = (await get(app, `${url}?limit=${size}&offset=${offset}`)).json();
+      assert.equal(page.total, expected.length);
+      seen.push(...page.tasks.map((t: { task_id: string }) => t.task_id));
+    }
+    assert.deepEqual(seen, expected, `pages of ${size}`);
+  }
 }
 
 describeEachEngine('KPS ListFailedTask', (server) => {
   it('answers the exact envelope with only top-level, uncleared kps failures of the project', async () => {
     const app = server().app;
     const project = 'kps-failed-shape';
-    await put(app, project, failed({ job_id: 'f-null-code', begin_time: '2018-04-10T06:35:30.000Z' }));
-    await put(app, project, failed({
+    await putNewJob(app, project, failed({ job_id: 'f-null-code', begin_time: '2018-04-10T06:35:30.000Z' }));
+    await putNewJob(app, project, failed({
       job_id: 'f-with-code', operation: 'unbind', job_type: 'unbindKeypair', begin_time: '2018-04-10T06:35:31.000Z',
       error_code: 'KPS.0203', fail_reason: 'unbind failed', server: { id: 'srv-2', name: 'Second' }, keypair_name: 'KeyPair-2',
     }));
     // Neither of these is a listed failure: other statuses, another service, a sub-job, another project.
-    await put(app, project, kpsJob({ job_id: 'ok', status: 'SUCCESS', error_code: null, fail_reason: null }));
-    await put(app, project, unfinished('RUNNING', { job_id: 'run' }));
-    await put(app, project, sdrsJob({ job_id: 'sdrs-fail' }));
-    await put(app, project, failed({ job_id: 'sub', parent_job_id: 'f-null-code', server: null, keypair_name: null }));
-    await put(app, 'kps-failed-shape-other', failed({ job_id: 'elsewhere' }));
+    await putNewJob(app, project, kpsJob({ job_id: 'ok', status: 'SUCCESS', error_code: null, fail_reason: null }));
+    await putNewJob(app, project, unfinished('RUNNING', { job_id: 'run' }));
+    await putNewJob(app, project, sdrsJob({ job_id: 'sdrs-fail' }));
+    await putNewJob(app, project, failed({ job_id: 'sub', parent_job_id: 'f-null-code', server: null, keypair_name: null }));
+    await putNewJob(app, 'kps-failed-shape-other', failed({ job_id: 'elsewhere' }));
 
     const response = await get(app, `/v3/${project}/failed-tasks`);
     assert.equal(response.statusCode, 200, response.body);
@@ -98,7 +96,7 @@ describeEachEngine('KPS ListFailedTask', (server) => {
     const app = server().app;
     const project = 'kps-failed-ops';
     for (const [i, operation] of ['reset', 'replace', 'unbind'].entries()) {
-      await put(app, project, failed({ job_id: `op-${operation}`, operation, begin_time: `2020-01-01T00:00:0${i}.000Z` }));
+      await putNewJob(app, project, failed({ job_id: `op-${operation}`, operation, begin_time: `2020-01-01T00:00:0${i}.000Z` }));
     }
     const body = (await get(app, `/v3/${project}/failed-tasks`)).json();
     assert.deepEqual(
@@ -111,28 +109,20 @@ describeEachEngine('KPS ListFailedTask', (server) => {
     const app = server().app;
     const project = 'kps-failed-order';
     const tie = '2021-06-01T00:00:00.000Z';
-    for (const id of ['tie-c', 'tie-a', 'tie-e', 'tie-b', 'tie-d']) await put(app, project, failed({ job_id: id, begin_time: tie }));
-    await put(app, project, failed({ job_id: 'newest', begin_time: '2021-06-01T00:00:00.001Z' }));
-    await put(app, project, failed({ job_id: 'oldest', begin_time: '2021-05-31T23:59:59.999Z' }));
+    for (const id of ['tie-c', 'tie-a', 'tie-e', 'tie-b', 'tie-d']) await putNewJob(app, project, failed({ job_id: id, begin_time: tie }));
+    await putNewJob(app, project, failed({ job_id: 'newest', begin_time: '2021-06-01T00:00:00.001Z' }));
+    await putNewJob(app, project, failed({ job_id: 'oldest', begin_time: '2021-05-31T23:59:59.999Z' }));
     const expected = ['newest', 'tie-e', 'tie-d', 'tie-c', 'tie-b', 'tie-a', 'oldest'];
 
     const all = (await get(app, `/v3/${project}/failed-tasks`)).json();
     assert.deepEqual(all.tasks.map((t: { task_id: string }) => t.task_id), expected);
-    for (const size of [1, 2, 3]) {
-      const seen: string[] = [];
-      for (let offset = 0; offset < expected.length; offset += size) {
-        const page = (await get(app, `/v3/${project}/failed-tasks?limit=${size}&offset=${offset}`)).json();
-        assert.equal(page.total, expected.length);
-        seen.push(...page.tasks.map((t: { task_id: string }) => t.task_id));
-      }
-      assert.deepEqual(seen, expected, `pages of ${size}`);
-    }
+    await assertPages(app, `/v3/${project}/failed-tasks`, expected);
   });
 
   it('answers limit=0 with the total and no tasks, and an offset past the end with no tasks', async () => {
     const app = server().app;
     const project = 'kps-failed-edges';
-    for (const id of ['a', 'b', 'c']) await put(app, project, failed({ job_id: id }));
+    for (const id of ['a', 'b', 'c']) await putNewJob(app, project, failed({ job_id: id }));
     assert.deepEqual((await get(app, `/v3/${project}/failed-tasks?limit=0`)).json(), { total: 3, tasks: [] });
     assert.deepEqual((await get(app, `/v3/${project}/failed-tasks?offset=3`)).json(), { total: 3, tasks: [] });
     assert.deepEqual((await get(app, `/v3/${project}/failed-tasks?offset=1000000&limit=1000`)).json(), { total: 3, tasks: [] });
@@ -145,15 +135,15 @@ describeEachEngine('KPS ListRunningTask', (server) => {
   it('lists INIT and RUNNING top-level kps tasks of the project, newest first, as RUNNING_<OP>', async () => {
     const app = server().app;
     const project = 'kps-running-shape';
-    await put(app, project, unfinished('INIT', { job_id: 'waiting', operation: 'replace', begin_time: '2022-01-01T00:00:02.000Z' }));
-    await put(app, project, unfinished('RUNNING', { job_id: 'running', operation: 'unbind', begin_time: '2022-01-01T00:00:01.000Z', server: { id: 'srv-r', name: 'Runner' }, keypair_name: 'kp-r' }));
-    await put(app, project, unfinished('RUNNING', { job_id: 'resetting', begin_time: '2022-01-01T00:00:00.000Z' }));
+    await putNewJob(app, project, unfinished('INIT', { job_id: 'waiting', operation: 'replace', begin_time: '2022-01-01T00:00:02.000Z' }));
+    await putNewJob(app, project, unfinished('RUNNING', { job_id: 'running', operation: 'unbind', begin_time: '2022-01-01T00:00:01.000Z', server: { id: 'srv-r', name: 'Runner' }, keypair_name: 'kp-r' }));
+    await putNewJob(app, project, unfinished('RUNNING', { job_id: 'resetting', begin_time: '2022-01-01T00:00:00.000Z' }));
     // Not running tasks: finished, another service, a sub-job, another project.
-    await put(app, project, failed({ job_id: 'failed' }));
-    await put(app, project, kpsJob({ job_id: 'done', status: 'SUCCESS', error_code: null, fail_reason: null }));
-    await put(app, project, sdrsJob({ job_id: 'sdrs-running', status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }));
-    await put(app, project, unfinished('RUNNING', { job_id: 'step', parent_job_id: 'running', server: null, keypair_name: null }));
-    await put(app, 'kps-running-other', unfinished('RUNNING', { job_id: 'elsewhere' }));
+    await putNewJob(app, project, failed({ job_id: 'failed' }));
+    await putNewJob(app, project, kpsJob({ job_id: 'done', status: 'SUCCESS', error_code: null, fail_reason: null }));
+    await putNewJob(app, project, sdrsJob({ job_id: 'sdrs-running', status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }));
+    await putNewJob(app, project, unfinished('RUNNING', { job_id: 'step', parent_job_id: 'running', server: null, keypair_name: null }));
+    await putNewJob(app, 'kps-running-other', unfinished('RUNNING', { job_id: 'elsewhere' }));
 
     const response = await get(app, `/v3/${project}/running-tasks`);
     assert.equal(response.statusCode, 200, response.body);
@@ -174,25 +164,17 @@ describeEachEngine('KPS ListRunningTask', (server) => {
     const app = server().app;
     const project = 'kps-running-order';
     const tie = '2022-02-02T00:00:00.000Z';
-    await put(app, project, unfinished('INIT', { job_id: 't-b', begin_time: tie }));
-    await put(app, project, unfinished('RUNNING', { job_id: 't-d', begin_time: tie }));
-    await put(app, project, unfinished('RUNNING', { job_id: 't-a', begin_time: tie }));
-    await put(app, project, unfinished('INIT', { job_id: 't-c', begin_time: tie }));
-    await put(app, project, unfinished('RUNNING', { job_id: 'new', begin_time: '2022-02-02T00:00:01.000Z' }));
-    await put(app, project, unfinished('INIT', { job_id: 'old-init', begin_time: '2022-02-01T00:00:00.000Z' }));
-    await put(app, project, unfinished('RUNNING', { job_id: 'old-run', begin_time: '2022-01-31T00:00:00.000Z' }));
+    await putNewJob(app, project, unfinished('INIT', { job_id: 't-b', begin_time: tie }));
+    await putNewJob(app, project, unfinished('RUNNING', { job_id: 't-d', begin_time: tie }));
+    await putNewJob(app, project, unfinished('RUNNING', { job_id: 't-a', begin_time: tie }));
+    await putNewJob(app, project, unfinished('INIT', { job_id: 't-c', begin_time: tie }));
+    await putNewJob(app, project, unfinished('RUNNING', { job_id: 'new', begin_time: '2022-02-02T00:00:01.000Z' }));
+    await putNewJob(app, project, unfinished('INIT', { job_id: 'old-init', begin_time: '2022-02-01T00:00:00.000Z' }));
+    await putNewJob(app, project, unfinished('RUNNING', { job_id: 'old-run', begin_time: '2022-01-31T00:00:00.000Z' }));
     const expected = ['new', 't-d', 't-c', 't-b', 't-a', 'old-init', 'old-run'];
 
     assert.deepEqual((await get(app, `/v3/${project}/running-tasks`)).json().tasks.map((t: { task_id: string }) => t.task_id), expected);
-    for (const size of [1, 2, 3]) {
-      const seen: string[] = [];
-      for (let offset = 0; offset < expected.length; offset += size) {
-        const page = (await get(app, `/v3/${project}/running-tasks?limit=${size}&offset=${offset}`)).json();
-        assert.equal(page.total, expected.length);
-        seen.push(...page.tasks.map((t: { task_id: string }) => t.task_id));
-      }
-      assert.deepEqual(seen, expected, `pages of ${size}`);
-    }
+    await assertPages(app, `/v3/${project}/running-tasks`, expected);
     assert.deepEqual((await get(app, `/v3/${project}/running-tasks?limit=0`)).json(), { total: 7, tasks: [] });
     assert.deepEqual((await get(app, `/v3/${project}/running-tasks?offset=7`)).json(), { total: 7, tasks: [] });
   });
@@ -201,7 +183,7 @@ describeEachEngine('KPS ListRunningTask', (server) => {
     const app = server().app;
     const project = 'kps-running-finish';
     const job = unfinished('RUNNING', { job_id: 'finishing' });
-    await put(app, project, job);
+    await putNewJob(app, project, job);
     assert.equal((await get(app, `/v3/${project}/running-tasks`)).json().total, 1);
     const done = await putJob(app, project, { ...job, status: 'SUCCESS', end_time: '2018-04-10T06:40:00.000Z' });
     assert.equal(done.statusCode, 200, done.body);
@@ -228,7 +210,7 @@ describeEachEngine('KPS paging parameters', (server) => {
     it(`refuses every malformed limit and offset on ${list} with 400 KPS.0002 naming the field and what is allowed`, async () => {
       for (const [query, field] of bad) {
         const response = await get(server().app, `/v3/kps-paging/${list}?${query}`);
-        assertKpsError(response, 'KPS.0002', new RegExp(`^${field} `));
+        assertKpsError(response, 400, 'KPS.0002', new RegExp(`^${field} `));
         if (!query.includes('&')) {
           const allowed = field === 'limit' ? /between 0 and 1000/ : />= 0/;
           assert.match(response.json().error_msg, allowed, `${query}: ${response.body}`);
@@ -245,7 +227,7 @@ describeEachEngine('KPS paging parameters', (server) => {
   });
 
   it('refuses a malformed project id with 400 KPS.0002', async () => {
-    assertKpsError(await get(server().app, `/v3/${'p'.repeat(65)}/running-tasks`), 'KPS.0002', /^project_id /);
+    assertKpsError(await get(server().app, `/v3/${'p'.repeat(65)}/running-tasks`), 400, 'KPS.0002', /^project_id /);
   });
 });
 
@@ -253,10 +235,10 @@ describeEachEngine('KPS ListKeypairTask', (server) => {
   it('shows task_status <READY|RUNNING|FAILED|SUCCESS>_<OP> and the server id', async () => {
     const app = server().app;
     const project = 'kps-task-status';
-    await put(app, project, unfinished('INIT', { job_id: 'ready', operation: 'reset' }));
-    await put(app, project, unfinished('RUNNING', { job_id: 'running', operation: 'replace' }));
-    await put(app, project, failed({ job_id: 'failed', operation: 'unbind', server: { id: 'srv-f', name: 'F' } }));
-    await put(app, project, kpsJob({ job_id: 'success', operation: 'reset', status: 'SUCCESS', error_code: null, fail_reason: null }));
+    await putNewJob(app, project, unfinished('INIT', { job_id: 'ready', operation: 'reset' }));
+    await putNewJob(app, project, unfinished('RUNNING', { job_id: 'running', operation: 'replace' }));
+    await putNewJob(app, project, failed({ job_id: 'failed', operation: 'unbind', server: { id: 'srv-f', name: 'F' } }));
+    await putNewJob(app, project, kpsJob({ job_id: 'success', operation: 'reset', status: 'SUCCESS', error_code: null, fail_reason: null }));
     const expected: Record<string, string> = { ready: 'READY_RESET', running: 'RUNNING_REPLACE', failed: 'FAILED_UNBIND', success: 'SUCCESS_RESET' };
     for (const [id, status] of Object.entries(expected)) {
       const response = await get(app, `/v3/${project}/tasks/${id}`);
@@ -270,18 +252,18 @@ describeEachEngine('KPS ListKeypairTask', (server) => {
   it('answers 400 KPS.0005 for an unknown task, an SDRS job, a sub-job and another project’s task', async () => {
     const app = server().app;
     const project = 'kps-task-missing';
-    await put(app, project, sdrsJob({ job_id: 'sdrs-job' }));
-    await put(app, project, failed({ job_id: 'parent' }));
-    await put(app, project, failed({ job_id: 'child', parent_job_id: 'parent', server: null, keypair_name: null }));
-    await put(app, 'kps-task-missing-other', failed({ job_id: 'theirs' }));
+    await putNewJob(app, project, sdrsJob({ job_id: 'sdrs-job' }));
+    await putNewJob(app, project, failed({ job_id: 'parent' }));
+    await putNewJob(app, project, failed({ job_id: 'child', parent_job_id: 'parent', server: null, keypair_name: null }));
+    await putNewJob(app, 'kps-task-missing-other', failed({ job_id: 'theirs' }));
     for (const id of ['nothing-here', 'sdrs-job', 'child', 'theirs']) {
-      assertKpsError(await get(app, `/v3/${project}/tasks/${id}`), 'KPS.0005', new RegExp(`not found.*'${id}'|'${id}'.*not found`));
+      assertKpsError(await get(app, `/v3/${project}/tasks/${id}`), 400, 'KPS.0005', new RegExp(`not found.*'${id}'|'${id}'.*not found`));
     }
   });
 
   it('answers 400 KPS.0001 for a malformed task id', async () => {
     for (const id of ['bad%20id', 'x'.repeat(65), 'semi%3Bcolon', '%C3%A9t%C3%A9']) {
-      assertKpsError(await get(server().app, `/v3/kps-task-bad/tasks/${id}`), 'KPS.0001', /^task_id /);
+      assertKpsError(await get(server().app, `/v3/kps-task-bad/tasks/${id}`), 400, 'KPS.0001', /^task_id /);
     }
   });
 });
