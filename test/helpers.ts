@@ -88,15 +88,26 @@ export const ACCESS_KEYS = {
 
 const READ_ACTIONS = ['sdrs:failureJobs:list', 'sdrs:jobs:get', 'kps::getFailedTask', 'kps::getRunningTask', 'kps::getTask', 'taskcenter:jobs:read'];
 
-/** Writes the test credentials file into `dir` (mode 0600) and returns its path. */
-export function writeTestCredentials(dir: string): string {
+/** An access key as the credentials file holds it. */
+export interface TestAccessKey {
+  readonly ak: string;
+  readonly sk: string;
+}
+
+/**
+ * Writes the test credentials file into `dir` (mode 0600) and returns its path. `more`
+ * gives `reader` and `bob` access keys of their own and appends further principals.
+ */
+export function writeTestCredentials(dir: string, more: { readerKey?: TestAccessKey; bobKey?: TestAccessKey; principals?: readonly object[] } = {}): string {
   const path = join(dir, 'credentials.json');
+  const keys = (key: TestAccessKey | undefined) => (key === undefined ? {} : { access_keys: [key] });
   const file = {
     principals: [
       { name: 'admin', projects: ['*'], actions: ['*'], tokens: [hashToken(TOKENS.admin)], access_keys: [ACCESS_KEYS.admin] },
       { name: 'alice', projects: [PROJECT_A], actions: ['*'], tokens: [hashToken(TOKENS.alice)], access_keys: [ACCESS_KEYS.alice] },
-      { name: 'reader', projects: [PROJECT_A], actions: READ_ACTIONS, tokens: [hashToken(TOKENS.reader)] },
-      { name: 'bob', projects: [PROJECT_B], actions: ['*'], tokens: [hashToken(TOKENS.bob)] },
+      { name: 'reader', projects: [PROJECT_A], actions: READ_ACTIONS, tokens: [hashToken(TOKENS.reader)], ...keys(more.readerKey) },
+      { name: 'bob', projects: [PROJECT_B], actions: ['*'], tokens: [hashToken(TOKENS.bob)], ...keys(more.bobKey) },
+      ...(more.principals ?? []),
     ],
   };
   writeFileSync(path, JSON.stringify(file), { mode: 0o600 });

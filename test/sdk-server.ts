@@ -4,12 +4,11 @@
  * the principals that have none there (so every principal can sign), on 127.0.0.1 and a
  * free port.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type ConfigInput } from '../src/config.js';
 import type { Context } from '../src/context.js';
 import type { Engine } from '../src/db/database.js';
-import { ACCESS_KEYS, createTestApp, writeTestCredentials } from './helpers.js';
+import { ACCESS_KEYS, createTestApp, PROJECT_A, writeTestCredentials } from './helpers.js';
 
 /** Access keys of every test principal: helpers.ts's, and those added here. */
 export const KEYS = {
@@ -32,21 +31,14 @@ export interface ListeningServer {
   close(): Promise<void>;
 }
 
-function addAccessKeys(path: string): void {
-  const file = JSON.parse(readFileSync(path, 'utf8')) as { principals: { name: string; projects: string[]; actions: string[]; access_keys?: unknown[] }[] };
-  for (const principal of file.principals) {
-    if (principal.name === 'reader') principal.access_keys = [KEYS.reader];
-    if (principal.name === 'bob') principal.access_keys = [KEYS.bob];
-  }
-  file.principals.push({ name: 'mallory', projects: ['proj-a'], actions: ['*'], access_keys: [KEYS.mallory] });
-  writeFileSync(path, JSON.stringify(file), { mode: 0o600 });
-}
-
 /** Starts a server over a fresh database on `engine`; `flags` add configuration (`throttle`). */
 export async function startServer(engine: Engine, flags: ConfigInput = {}): Promise<ListeningServer> {
   const { app, ctx, close } = await createTestApp(engine, (db, dir) => {
-    const credentials = writeTestCredentials(dir);
-    addAccessKeys(credentials);
+    const credentials = writeTestCredentials(dir, {
+      readerKey: KEYS.reader,
+      bobKey: KEYS.bob,
+      principals: [{ name: 'mallory', projects: [PROJECT_A], actions: ['*'], access_keys: [KEYS.mallory] }],
+    });
     return loadConfig({ db, auth: 'static', credentials, logLevel: 'silent', host: '127.0.0.1', port: '0', ...flags }, {});
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
