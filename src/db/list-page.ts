@@ -1,47 +1,91 @@
 /**
- * The one list query whose fastest shape differs by engine: a page of the stored list
- * items (`jobs.list_item`) of the jobs a filtered query selects, newest first, ties by
- * job_id descending, at any offset.
+ * Pages of the public lists, each read in one query in the shape that is fastest on its
+ * engine: how many jobs the list holds, and the stored list items (`jobs.list_item`) of
+ * one page of them, newest first, ties by job_id descending, at any offset, joined with
+ * commas. One query and one string per page, not a row per item: on PostgreSQL the
+ * server process spends most of a list request in the driver, per round trip and per
+ * row; on SQLite a hundred strings cost a third of reading the page.
  */
-import { SqliteAdapter, sql, type Compilable, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { SqliteAdapter, sql, type Expression, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { Page } from '../paging.js';
+import { PreparedQueries } from './prepared.js';
 import type { DB } from './schema.js';
 
-/** A row of a list page. */
-export interface ListItemRow {
-  list_item: string | null;
+/** One page of a list: how many jobs the whole list holds, and the page's items joined with commas. */
+export interface ListPage {
+  readonly count: number;
+  readonly items: string;
+}
+
+type Filter<V> = (db: Kysely<DB>, values: V) => SelectQueryBuilder<DB, 'jobs', object>;
+/** A one-row, one-column select, used as a scalar subquery. */
+type Count<V> = (db: Kysely<DB>, values: V) => Expression<unknown>;
+
+interface PageRow {
+  count: number | string | null;
+  items: string | null;
 }
 
 /**
- * The query of one page. `filtered` must be answerable from the index it scans (the
- * list indexes hold exactly the rows of their list). The offset is only passed on, so
- * it can be a placeholder of a prepared query (src/db/prepared.ts); the limit is written
- * into the SQL, so each limit is a query of its own: SQLite plans with a bound LIMIT's
- * value, and so prepares the statement again every time one is bound (a 1-row page
- * then costs 10 µs instead of 4).
+ * The pages of one kind of list. Each shape, limit and way of skipping the offset is
+ * its own prepared query (src/db/prepared.ts); the limit is written into the SQL because
+ * SQLite plans with a bound LIMIT's value, and so prepares the statement again every
+ * time one is bound (a 1-row page then costs 10 µs instead of 4).
  */
-export function listItemsQuery(db: Kysely<DB>, filtered: SelectQueryBuilder<DB, 'jobs', object>, page: Page): Compilable<ListItemRow> {
-  const limit = sql.lit(page.limit);
+export class ListPages<V extends object> {
+  readonly #queries = new PreparedQueries<V & { offset: number }, PageRow>();
+
+  /**
+   * The count and one page. `filter` selects the list's jobs and must be answerable
+   * from the index it scans (the list indexes hold exactly the rows of their list);
+   * `count` is a one-row, one-column select of the list's size. Both must build the same
+   * SQL for every call with the same `shape`: they are called only the first time a
+   * shape is seen, with placeholders for `values`.
+   */
+  async read(db: Kysely<DB>, shape: string, values: V, page: Page, filter: Filter<V>, count: Count<V>): Promise<ListPage> {
+    // Past the first page, skipping rows by the keys alone pays off on PostgreSQL (below).
+    const deep = page.offset > page.limit;
+    const query = this.#queries.of(`${shape} limit ${page.limit}${deep ? ' deep' : ''}`, (kysely, placeholders) =>
+      pageQuery(kysely, filter(kysely, placeholders), count(kysely, placeholders), page.limit, placeholders.offset, deep),
+    );
+    const row = await query.executeTakeFirst(db, { ...values, offset: page.offset });
+    return { count: Number(row?.count ?? 0), items: row?.items ?? '' };
+  }
+}
+
+function pageQuery(
+  db: Kysely<DB>,
+  filtered: SelectQueryBuilder<DB, 'jobs', object>,
+  countQuery: Expression<unknown>,
+  limit: number,
+  offset: number,
+  deep: boolean,
+) {
+  const count = sql<number | string | null>`${countQuery}`;
+  const page = filtered.orderBy('begin_time', 'desc').orderBy('job_id', 'desc').limit(sql.lit(limit)).offset(offset);
   if (db.getExecutor().adapter instanceof SqliteAdapter) {
     // SQLite decides the filter and the offset on index entries and seeks a table row
-    // only for the rows it returns, so the plain query is the cheapest: a join back
-    // would look each row up twice (primary-key index, then table).
-    return filtered.select('list_item').orderBy('begin_time', 'desc').orderBy('job_id', 'desc').limit(limit).offset(page.offset);
+    // only for the rows it returns, so the plain page is the cheapest at any offset.
+    // group_concat takes the rows in the order the subquery yields them, its ORDER BY
+    // (the list tests check the order): an ORDER BY inside group_concat would sort the
+    // page again and cost more than the whole read.
+    return db
+      .selectFrom(page.select('list_item').as('page'))
+      .select([count.as('count'), sql<string | null>`group_concat(page.list_item, ',')`.as('items')]);
   }
-  // A PostgreSQL index scan fetches the heap row of every entry it passes, skipped ones
-  // included; the keys of the page are picked by an index-only scan first and only the
-  // page's rows are read (offset 10,000: ~140 index pages instead of ~1,500 pages).
-  const keys = filtered
-    .select(['project_id', 'job_id', 'begin_time'])
-    .orderBy('begin_time', 'desc')
-    .orderBy('job_id', 'desc')
-    .limit(limit)
-    .offset(page.offset)
-    .as('page');
+  // An aggregate's input order is only guaranteed by an ORDER BY inside it (PostgreSQL
+  // 15 sorts the page again for it; cheap next to a round trip). A PostgreSQL index scan
+  // fetches the heap row of every entry it passes, skipped ones included: on a deep page
+  // the keys are picked by an index-only scan first and only the page's rows are read
+  // (offset 10,000: ~140 index pages instead of ~1,500), while on the first pages the
+  // plain scan is twice as fast as that join.
+  if (!deep) {
+    return db
+      .selectFrom(page.select(['list_item', 'begin_time', 'job_id']).as('page'))
+      .select([count.as('count'), sql<string | null>`string_agg(page.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items')]);
+  }
   return db
-    .selectFrom(keys)
+    .selectFrom(page.select(['project_id', 'job_id', 'begin_time']).as('page'))
     .innerJoin('jobs', (join) => join.onRef('jobs.project_id', '=', 'page.project_id').onRef('jobs.job_id', '=', 'page.job_id'))
-    .select('jobs.list_item')
-    .orderBy('page.begin_time', 'desc')
-    .orderBy('page.job_id', 'desc');
+    .select([count.as('count'), sql<string | null>`string_agg(jobs.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items')]);
 }

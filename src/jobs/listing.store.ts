@@ -2,10 +2,8 @@
  * All SQL of `job_counts`, the exact size of each list bucket (src/jobs/listing.ts).
  * Writers call {@link addToCounts} in the transaction that changes the jobs.
  */
-import type { Transaction } from 'kysely';
-import { PreparedQuery } from '../db/prepared.js';
+import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
-import type { Handle } from './jobs.store.js';
 import type { CountDelta } from './listing.js';
 
 /** Rows per statement: far below both engines' parameter limits. */
@@ -26,12 +24,7 @@ export async function addToCounts(tx: Transaction<DB>, deltas: readonly CountDel
   }
 }
 
-const countQuery = new PreparedQuery<{ projectId: string; bucket: string }, { n: number }>((db, { projectId, bucket }) =>
-  db.selectFrom('job_counts').select('n').where('project_id', '=', projectId).where('bucket', '=', bucket),
-);
-
-/** The size of one bucket of a project; 0 when nothing was ever counted in it. */
-export async function readCount(db: Handle, projectId: string, bucket: string): Promise<number> {
-  const row = await countQuery.executeTakeFirst(db, { projectId, bucket });
-  return row === undefined ? 0 : Number(row.n);
+/** The select of one bucket's size, for a list page's count: no row when nothing was ever counted in it. */
+export function countOf(db: Kysely<DB>, projectId: string, bucket: string) {
+  return db.selectFrom('job_counts').select('n').where('project_id', '=', projectId).where('bucket', '=', bucket);
 }

@@ -57,9 +57,9 @@ export function toKeypairTask(row: TaskRow): KeypairTask {
 
 /**
  * ListFailedTask's and ListRunningTask's body from stored items (each the JSON of
- * {@link toFailedTask} or {@link toRunningTask}): joined as text, in the schema's field
- * order, so no page is ever parsed or serialized.
+ * {@link toFailedTask} or {@link toRunningTask}, joined with commas): built as text, in
+ * the schema's field order, so no page is ever parsed or serialized.
  */
-export function taskListJson(total: number, items: readonly string[]): string {
-  return `{"total":${total},"tasks":[${items.join(',')}]}`;
+export function taskListJson(total: number, items: string): string {
+  return `{"total":${total},"tasks":[${items}]}`;
 }

@@ -6,12 +6,12 @@ import type { Transaction } from 'kysely';
 import { inTransaction, type Database } from '../db/database.js';
 import type { DB } from '../db/schema.js';
 import { ServiceError, quote } from '../errors.js';
-import { KPS_FAILED_BUCKET, KPS_RUNNING_BUCKET } from '../jobs/listing.js';
-import { addToCounts, readCount } from '../jobs/listing.store.js';
+import { KPS_FAILED_BUCKET } from '../jobs/listing.js';
+import { addToCounts } from '../jobs/listing.store.js';
 import type { Page } from '../paging.js';
 import type { KeypairTask } from './kps.schema.js';
 import { taskListJson, toKeypairTask } from './kps.presenter.js';
-import { clearAllFailedTasks, clearFailedTask, findTask, listFailedTaskItems, listRunningTaskItems } from './kps.store.js';
+import { clearAllFailedTasks, clearFailedTask, findTask, listFailedTaskPage, listRunningTaskPage } from './kps.store.js';
 
 /** The KPS operations, one method per API call; errors are `ServiceError`s the KPS dialect renders. */
 export class KpsService {
@@ -19,16 +19,14 @@ export class KpsService {
 
   /** A page of the project's uncleared failures, newest first, with their total, as the exact JSON body. */
   async listFailedTasks(projectId: string, page: Page): Promise<string> {
-    const db = this.db.kysely;
-    const [total, items] = await Promise.all([readCount(db, projectId, KPS_FAILED_BUCKET), listFailedTaskItems(db, projectId, page)]);
-    return taskListJson(total, items);
+    const { count, items } = await listFailedTaskPage(this.db.kysely, projectId, page);
+    return taskListJson(count, items);
   }
 
   /** A page of the project's waiting (INIT) and running tasks, newest first, with their total, as the exact JSON body. */
   async listRunningTasks(projectId: string, page: Page): Promise<string> {
-    const db = this.db.kysely;
-    const [total, items] = await Promise.all([readCount(db, projectId, KPS_RUNNING_BUCKET), listRunningTaskItems(db, projectId, page)]);
-    return taskListJson(total, items);
+    const { count, items } = await listRunningTaskPage(this.db.kysely, projectId, page);
+    return taskListJson(count, items);
   }
 
   /** One task's state, cleared failures included; throws `not_found` (KPS answers 400 KPS.0005). */

@@ -9,10 +9,12 @@
  * so skipped offsets read the index alone.
  */
 import { sql, type Transaction } from 'kysely';
-import { listItemsQuery, type ListItemRow } from '../db/list-page.js';
-import { PreparedQueries, PreparedQuery } from '../db/prepared.js';
+import { ListPages, type ListPage } from '../db/list-page.js';
+import { PreparedQuery } from '../db/prepared.js';
 import type { DB } from '../db/schema.js';
 import type { Handle } from '../jobs/jobs.store.js';
+import { KPS_FAILED_BUCKET, KPS_RUNNING_BUCKET } from '../jobs/listing.js';
+import { countOf } from '../jobs/listing.store.js';
 import type { JobRow } from '../jobs/jobs.table.js';
 import type { Page } from '../paging.js';
 
@@ -23,28 +25,32 @@ export type RunningTaskRow = Pick<JobRow, 'job_id' | 'operation' | 'begin_time' 
 /** The columns ListKeypairTask shows. */
 export type TaskRow = Pick<JobRow, 'job_id' | 'operation' | 'status' | 'server_id'>;
 
-const pages = new PreparedQueries<{ projectId: string; offset: number }, ListItemRow>();
+const pages = new ListPages<{ projectId: string }>();
 
-/** One page of one list; the list and the limit are literals, so each pair is its own prepared query. */
-async function listItems(db: Handle, list: 'kps_failed' | 'kps_running', projectId: string, page: Page): Promise<string[]> {
-  if (page.limit === 0) return [];
-  const query = pages.of(`${list} limit ${page.limit}`, (kysely, values) =>
-    listItemsQuery(kysely, kysely.selectFrom('jobs').where('project_id', '=', values.projectId).where('list', '=', sql.lit(list)), {
-      limit: page.limit,
-      offset: values.offset,
-    }),
+/**
+ * How many tasks one list holds (its `job_counts` bucket), and one page of them as
+ * stored JSON joined with commas, newest first. The list is a literal, so each list is
+ * its own prepared query.
+ */
+async function listPage(db: Handle, list: 'kps_failed' | 'kps_running', bucket: string, projectId: string, page: Page): Promise<ListPage> {
+  return pages.read(
+    db,
+    list,
+    { projectId },
+    page,
+    (kysely, values) => kysely.selectFrom('jobs').where('project_id', '=', values.projectId).where('list', '=', sql.lit(list)),
+    (kysely, values) => countOf(kysely, values.projectId, bucket),
   );
-  return (await query.execute(db, { projectId, offset: page.offset })).map((r) => r.list_item as string);
 }
 
-/** The items of one page of the project's listed failures, as stored JSON, newest first. */
-export async function listFailedTaskItems(db: Handle, projectId: string, page: Page): Promise<string[]> {
-  return listItems(db, 'kps_failed', projectId, page);
+/** The project's listed failures: how many, and one page, newest first. */
+export async function listFailedTaskPage(db: Handle, projectId: string, page: Page): Promise<ListPage> {
+  return listPage(db, 'kps_failed', KPS_FAILED_BUCKET, projectId, page);
 }
 
-/** The items of one page of the project's waiting (INIT) and running tasks, as stored JSON, newest first. */
-export async function listRunningTaskItems(db: Handle, projectId: string, page: Page): Promise<string[]> {
-  return listItems(db, 'kps_running', projectId, page);
+/** The project's waiting (INIT) and running tasks: how many, and one page, newest first. */
+export async function listRunningTaskPage(db: Handle, projectId: string, page: Page): Promise<ListPage> {
+  return listPage(db, 'kps_running', KPS_RUNNING_BUCKET, projectId, page);
 }
 
 const taskQuery = new PreparedQuery<{ projectId: string; taskId: string }, TaskRow>((db, { projectId, taskId }) =>

@@ -45,9 +45,10 @@ export function toJobStatus(row: JobStatusRow, subJobs: readonly JobStatusRow[])
 }
 
 /**
- * ListFailureJobs' body from stored items (each the JSON of {@link toFailureJob}):
- * joined as text, in the schema's field order, so no page is ever parsed or serialized.
+ * ListFailureJobs' body from stored items (each the JSON of {@link toFailureJob}, joined
+ * with commas): built as text, in the schema's field order, so no page is ever parsed or
+ * serialized.
  */
-export function failureJobListJson(items: readonly string[], count: number): string {
-  return `{"failure_jobs":[${items.join(',')}],"count":${count}}`;
+export function failureJobListJson(items: string, count: number): string {
+  return `{"failure_jobs":[${items}],"count":${count}}`;
 }

@@ -7,19 +7,17 @@ import { inTransaction, type Database } from '../db/database.js';
 import type { DB } from '../db/schema.js';
 import { ServiceError, quote } from '../errors.js';
 import { CountChanges, sdrsBucket } from '../jobs/listing.js';
-import { addToCounts, readCount } from '../jobs/listing.store.js';
+import { addToCounts } from '../jobs/listing.store.js';
 import { pageOf } from '../paging.js';
 import { failureJobListJson, toJobStatus } from './sdrs.presenter.js';
 import { operationOf, type JobStatusView, type ListFailureJobsQuery } from './sdrs.schema.js';
 import {
   clearFailure,
   clearFailures,
-  countFailures,
   findSdrsJob,
-  listFailureItems,
+  listFailurePage,
   listSubJobs,
   type ClearedFailure,
-  type FailureNarrowing,
   type FailureScope,
 } from './sdrs.store.js';
 
@@ -49,20 +47,12 @@ export class SdrsService {
       operation: query.failure_status === undefined ? undefined : operationOf(query.failure_status),
       nameContains: query.resource_name,
     };
-    const db = this.db.kysely;
-    const [items, count] = await Promise.all([listFailureItems(db, projectId, scope, narrowing, pageOf(query)), this.#count(projectId, scope, narrowing)]);
+    const bucket =
+      narrowing.nameContains === undefined
+        ? sdrsBucket({ resourceType: scope.kind === 'type' ? scope.resourceType : undefined, serverGroupId: scope.serverGroupId, operation: narrowing.operation })
+        : undefined;
+    const { items, count } = await listFailurePage(this.db.kysely, projectId, scope, narrowing, pageOf(query), bucket);
     return failureJobListJson(items, count);
-  }
-
-  #count(projectId: string, scope: FailureScope, narrowing: FailureNarrowing): Promise<number> {
-    const db = this.db.kysely;
-    if (narrowing.nameContains !== undefined) return countFailures(db, projectId, scope, narrowing);
-    const bucket = sdrsBucket({
-      resourceType: scope.kind === 'type' ? scope.resourceType : undefined,
-      serverGroupId: scope.serverGroupId,
-      operation: narrowing.operation,
-    });
-    return readCount(db, projectId, bucket);
   }
 
   /**

@@ -6,10 +6,11 @@
  * `jobs_sdrs_failures_by_group`, which hold exactly those rows.
  */
 import { sql, type ExpressionBuilder, type Expression, type SqlBool, type Transaction } from 'kysely';
-import { listItemsQuery, type ListItemRow } from '../db/list-page.js';
-import { PreparedQueries, PreparedQuery } from '../db/prepared.js';
+import { ListPages, type ListPage } from '../db/list-page.js';
+import { PreparedQuery } from '../db/prepared.js';
 import type { DB } from '../db/schema.js';
 import type { Handle } from '../jobs/jobs.store.js';
+import { countOf } from '../jobs/listing.store.js';
 import type { JobRow } from '../jobs/jobs.table.js';
 import type { SdrsResourceType } from '../jobs/jobs.schema.js';
 import type { Page } from '../paging.js';
@@ -110,40 +111,38 @@ function failureWhere(projectId: string, scope: FailureScope, narrowing: Failure
   return shapedWhere(shapeOf(scope, narrowing), valuesOf(projectId, scope, narrowing));
 }
 
-const pages = new PreparedQueries<FailureValues & { offset: number }, ListItemRow>();
-const counts = new PreparedQueries<FailureValues, { count: number | string }>();
+const pages = new ListPages<FailureValues & { bucket: string }>();
 
-/** The items of one page of failures, as stored JSON, newest first (ties by job_id, descending). */
-export async function listFailureItems(
+/**
+ * How many failures match, and one page of them as stored JSON joined with commas,
+ * newest first (ties by job_id, descending). The count is the `job_counts` bucket when
+ * one is given, else (for filters no bucket covers: a resource name) the number of
+ * matching index entries, read whole.
+ */
+export async function listFailurePage(
   db: Handle,
   projectId: string,
   scope: FailureScope,
   narrowing: FailureNarrowing,
   page: Page,
-): Promise<string[]> {
-  if (page.limit === 0) return [];
+  bucket: string | undefined,
+): Promise<ListPage> {
   const shape = shapeOf(scope, narrowing);
-  const query = pages.of(`${JSON.stringify(shape)} limit ${page.limit}`, (kysely, values) =>
-    listItemsQuery(kysely, kysely.selectFrom('jobs').where(shapedWhere(shape, values)), { limit: page.limit, offset: values.offset }),
+  const counted = bucket !== undefined;
+  return pages.read(
+    db,
+    `${JSON.stringify(shape)}${counted ? ' counted' : ''}`,
+    { ...valuesOf(projectId, scope, narrowing), bucket: bucket ?? '' },
+    page,
+    (kysely, values) => kysely.selectFrom('jobs').where(shapedWhere(shape, values)),
+    (kysely, values) =>
+      counted
+        ? countOf(kysely, values.projectId, values.bucket)
+        : kysely
+            .selectFrom('jobs')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .where(shapedWhere(shape, values)),
   );
-  const rows = await query.execute(db, { ...valuesOf(projectId, scope, narrowing), offset: page.offset });
-  return rows.map((r) => r.list_item as string);
-}
-
-/**
- * How many failures match, across all pages, by reading every matching index entry.
- * Only for filters `job_counts` has no bucket for (a resource name).
- */
-export async function countFailures(db: Handle, projectId: string, scope: FailureScope, narrowing: FailureNarrowing): Promise<number> {
-  const shape = shapeOf(scope, narrowing);
-  const query = counts.of(JSON.stringify(shape), (kysely, values) =>
-    kysely
-      .selectFrom('jobs')
-      .select((eb) => eb.fn.countAll<number | string>().as('count'))
-      .where(shapedWhere(shape, values)),
-  );
-  const row = await query.executeTakeFirst(db, valuesOf(projectId, scope, narrowing));
-  return Number(row?.count ?? 0);
 }
 
 /** Takes one failure off the list; returns it, or undefined when no listed failure has that id. */
