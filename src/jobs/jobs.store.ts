@@ -37,22 +37,33 @@ function chunks<T>(items: readonly T[]): T[][] {
 /**
  * Reads the given jobs and, on PostgreSQL, locks them until the transaction ends (on
  * SQLite the transaction already holds the write lock). Keys are sorted so that two
- * transactions locking overlapping sets take the locks in the same order.
+ * transactions locking overlapping sets take the locks in the same order. One query per
+ * project and chunk, `job_id IN (...)`: PostgreSQL plans a list of (project_id, job_id)
+ * pairs as an OR of pairs, which took 70 ms for a batch of 1000 new jobs, against one
+ * index scan over an array here.
  */
 export async function lockJobs(tx: Transaction<DB>, keys: readonly JobKey[]): Promise<JobRow[]> {
   const sorted = [...keys].sort(compareKeys);
+  const byProject = new Map<string, string[]>();
+  for (const key of sorted) {
+    const ids = byProject.get(key.project_id);
+    if (ids === undefined) byProject.set(key.project_id, [key.job_id]);
+    else ids.push(key.job_id);
+  }
   const rows: JobRow[] = [];
-  for (const part of chunks(sorted)) {
-    rows.push(
-      ...(await tx
-        .selectFrom('jobs')
-        .select(JOB_COLUMNS)
-        .where(({ eb, refTuple, tuple }) => eb(refTuple('project_id', 'job_id'), 'in', part.map((k) => tuple(k.project_id, k.job_id))))
-        .orderBy('project_id')
-        .orderBy('job_id')
-        .forUpdate()
-        .execute()),
-    );
+  for (const [projectId, ids] of byProject) {
+    for (const part of chunks(ids)) {
+      rows.push(
+        ...(await tx
+          .selectFrom('jobs')
+          .select(JOB_COLUMNS)
+          .where('project_id', '=', projectId)
+          .where('job_id', 'in', part)
+          .orderBy('job_id')
+          .forUpdate()
+          .execute()),
+      );
+    }
   }
   return rows;
 }
