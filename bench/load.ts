@@ -1,7 +1,9 @@
 /**
  * The load generator, run as its own process so it never shares a CPU with the server
  * under test more than the OS decides: autocannon at fixed connections and duration,
- * after a warm-up. Reads a JSON spec from argv[2], prints one JSON result line.
+ * after a warm-up. Reads a JSON spec from argv[2]; prints `{"phase":"measure"}` when the
+ * warm-up is over and the measured run starts (the orchestrator reads the server's CPU
+ * time then), and one JSON result line at the end.
  *
  * A spec with `batch` posts batches of that many new jobs per request, each with ids
  * never used before, so every job is really ingested.
@@ -75,6 +77,7 @@ function run(spec: LoadSpec, duration: number): Promise<autocannon.Result> {
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
 if (spec.warmup > 0) await run(spec, spec.warmup);
+process.stdout.write(JSON.stringify({ phase: 'measure' }) + '\n');
 const result = await run(spec, spec.duration);
 const out: LoadResult = {
   requests: result.requests.total,

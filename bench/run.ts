@@ -2,14 +2,21 @@
  * `npm run bench`: builds datasets with `taskcenter seed`, starts the server as its own
  * process on each, loads it from another process (bench/load.ts) after a warm-up, and
  * prints one table: scenario, dataset size, req/s, p50, p99, ratio to the ceiling
- * (bench/ceiling.ts serving the byte-identical body), server peak RSS. Results also go
- * to bench/results/<date>.json.
+ * (bench/ceiling.ts serving the byte-identical body), server CPU time per request,
+ * server peak RSS. Results also go to bench/results/<date>.json.
+ *
+ * A dataset is reused while it has its jobs and was seeded by the same schema, seed
+ * and list-item code (a fingerprint of the compiled files beside it); otherwise it is
+ * seeded again. PostgreSQL is skipped, saying why, when it cannot be reached.
  *
  * Flags: --full (adds 10 M jobs), --sizes 10000,1000000, --engines sqlite,postgres,
- * --duration S, --warmup S, --connections N, --only <scenario substring>.
+ * --duration S, --warmup S, --connections N, --only <scenario substring>, --profile
+ * (one server per scenario under `node --cpu-prof`; the top self-time functions of each
+ * go to bench/results/<date>-profiles.md, the profiles beside it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +25,7 @@ import pg from 'pg';
 import { sql } from 'kysely';
 import { hashToken } from '../src/auth/credentials.js';
 import { openDatabase, type Engine } from '../src/db/database.js';
+import { KPS_FAILED_BUCKET, sdrsBucket } from '../src/jobs/listing.js';
 import type { LoadResult, LoadSpec } from './load.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -32,6 +40,18 @@ const TOKEN = 'bench-token-0123456789abcdef';
 const AK = 'BENCHAKBENCHAKBENCH1';
 const SK = 'bench-secret-key-0123456789abcdefghijklmno';
 
+/** What a dataset's content depends on: if any of these compiled files changes, it is seeded again. */
+const DATA_SOURCES = [
+  'dist/src/db/migrations',
+  'dist/src/cli/seed.js',
+  'dist/src/cli/synthetic-jobs.js',
+  'dist/src/cli/random.js',
+  'dist/src/jobs/job.js',
+  'dist/src/jobs/listing.js',
+  'dist/src/sdrs/sdrs.presenter.js',
+  'dist/src/kps/kps.presenter.js',
+];
+
 const { values: flags } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
@@ -41,6 +61,7 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '32' },
     only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
   },
 });
 
@@ -49,6 +70,8 @@ const engines = (flags.engines ?? '').split(',') as Engine[];
 const duration = Number(flags.duration);
 const warmup = Number(flags.warmup);
 const connections = Number(flags.connections);
+const date = new Date().toISOString().slice(0, 19).replace(/:/g, '-');
+const profileDir = join(RESULTS, `${date}-profiles`);
 
 /** One row of the table. */
 interface Row {
@@ -61,6 +84,9 @@ interface Row {
   ceilingRps: number | null;
   ratio: number | null;
   jobsPerSecond: number | null;
+  /** Server CPU time (user + system) per request during the measured run, µs. */
+  serverCpuUs: number;
+  ceilingCpuUs: number | null;
   peakRssMb: number;
   errors: number;
 }
@@ -83,17 +109,37 @@ function projectsFor(jobs: number): number {
   return Math.max(1, Math.round(jobs / 10_000));
 }
 
+function dbName(jobs: number): string {
+  return `taskcenter_bench_${jobs}`;
+}
+
 function dbUrl(engine: Engine, jobs: number): string {
   if (engine === 'sqlite') return `sqlite:${join(DATA, `sqlite-${jobs}.db`)}`;
   const url = new URL(PG_URL);
-  url.pathname = `/taskcenter_bench_${jobs}`;
+  url.pathname = `/${dbName(jobs)}`;
   return url.toString();
 }
 
-async function jobCount(url: string): Promise<number> {
+function fingerprint(): string {
+  const hash = createHash('sha256');
+  for (const source of DATA_SOURCES) {
+    const path = join(ROOT, source);
+    const files = existsSync(path) && !source.endsWith('.js') ? readdirSync(path).filter((f) => f.endsWith('.js')).sort().map((f) => join(path, f)) : [path];
+    for (const file of files) hash.update(file).update(existsSync(file) ? readFileSync(file) : 'missing');
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+function fingerprintFile(engine: Engine, jobs: number): string {
+  return join(DATA, `${engine}-${jobs}.fingerprint`);
+}
+
+/** How many seeded jobs the dataset holds; -1 when it cannot be read (missing, or an older schema). */
+async function seededJobs(url: string): Promise<number> {
   const db = openDatabase(url);
   try {
-    const row = await sql<{ n: number | string }>`select count(*) as n from jobs`.execute(db.kysely);
+    const row = await sql<{ n: number | string }>`select count(*) as n from jobs where project_id like 'seed-%'`.execute(db.kysely);
+    await sql`select n from job_counts limit 1`.execute(db.kysely);
     return Number(row.rows[0]?.n ?? 0);
   } catch {
     return -1;
@@ -102,51 +148,76 @@ async function jobCount(url: string): Promise<number> {
   }
 }
 
-/** Seeds the dataset unless a database of that size is already there. */
+/** Null when PostgreSQL answers, else why it cannot be used. */
+async function postgresProblem(): Promise<string | null> {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    return null;
+  } catch (error) {
+    return (error as Error).message || String((error as { code?: string }).code);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Seeds the dataset unless one of that size, seeded by the same code, is already there. */
 async function ensureDataset(engine: Engine, jobs: number): Promise<string> {
   const url = dbUrl(engine, jobs);
+  const expected = fingerprint();
+  const stamp = fingerprintFile(engine, jobs);
+  const current = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : '';
   if (engine === 'postgres') {
     const admin = new pg.Client({ connectionString: PG_URL });
     await admin.connect();
-    const name = `taskcenter_bench_${jobs}`;
-    const exists = (await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1;
-    if (exists && (await jobCount(url)) >= jobs) {
+    const exists = (await admin.query('select 1 from pg_database where datname = $1', [dbName(jobs)])).rowCount === 1;
+    if (exists && current === expected && (await seededJobs(url)) >= jobs) {
       await admin.end();
       return url;
     }
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.query(`create database ${name}`);
+    await admin.query(`drop database if exists ${dbName(jobs)} with (force)`);
+    await admin.query(`create database ${dbName(jobs)}`);
     await admin.end();
   } else {
     const path = url.slice('sqlite:'.length);
-    if (existsSync(path) && (await jobCount(url)) >= jobs) return url;
+    if (existsSync(path) && current === expected && (await seededJobs(url)) >= jobs) return url;
     for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
   }
+  rmSync(stamp, { force: true });
   log(`seeding ${jobs} jobs into ${engine} (${projectsFor(jobs)} projects)`);
   const started = Date.now();
   const seeded = spawnSync(process.execPath, [BIN, 'seed', '--db', url, '--projects', String(projectsFor(jobs)), '--jobs', String(jobs)], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (seeded.status !== 0) throw new Error(`seed failed with exit code ${seeded.status}`);
+  if (engine === 'postgres') await vacuumAnalyze(url);
+  writeFileSync(stamp, expected + '\n');
   log(`seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return url;
+}
+
+/** Fresh statistics and visibility map, as autovacuum would leave a database that was loaded a while ago. */
+async function vacuumAnalyze(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('vacuum analyze');
+  await client.end();
 }
 
 async function findTargets(url: string): Promise<Targets> {
   const db = openDatabase(url);
   try {
     const sdrs = await sql<{ project_id: string; n: number | string }>`
-      select project_id, count(*) as n from jobs
-      where service = 'sdrs' and status = 'FAIL' and cleared = 0 and parent_job_id is null and resource_type = 'server_groups'
-      group by project_id order by n desc limit 1`.execute(db.kysely);
+      select project_id, n from job_counts where bucket = ${sdrsBucket({ resourceType: 'server_groups' })} and project_id like 'seed-%'
+      order by n desc, project_id limit 1`.execute(db.kysely);
     const kps = await sql<{ project_id: string; n: number | string }>`
-      select project_id, count(*) as n from jobs
-      where service = 'kps' and status = 'FAIL' and cleared = 0 and parent_job_id is null
-      group by project_id order by n desc limit 1`.execute(db.kysely);
+      select project_id, n from job_counts where bucket = ${KPS_FAILED_BUCKET} and project_id like 'seed-%'
+      order by n desc, project_id limit 1`.execute(db.kysely);
     const sdrsProject = sdrs.rows[0]?.project_id ?? 'none';
+    // A job with sub-jobs, so ShowJobStatus shows its whole shape.
     const job = await sql<{ job_id: string }>`
-      select job_id from jobs where project_id = ${sdrsProject} and service = 'sdrs' and parent_job_id is null
-      order by job_id limit 1`.execute(db.kysely);
+      select parent_job_id as job_id from jobs where project_id = ${sdrsProject} and service = 'sdrs' and parent_job_id is not null
+      order by parent_job_id limit 1`.execute(db.kysely);
     return {
       sdrsProject,
       sdrsFailures: Number(sdrs.rows[0]?.n ?? 0),
@@ -155,6 +226,17 @@ async function findTargets(url: string): Promise<Targets> {
       jobProject: sdrsProject,
       jobId: job.rows[0]?.job_id ?? 'none',
     };
+  } finally {
+    await db.close();
+  }
+}
+
+/** Deletes the jobs an ingest run added, so that a dataset stays what its size says. */
+async function removeProject(url: string, projectId: string): Promise<void> {
+  const db = openDatabase(url);
+  try {
+    await sql`delete from jobs where project_id = ${projectId}`.execute(db.kysely);
+    await sql`delete from job_counts where project_id = ${projectId}`.execute(db.kysely);
   } finally {
     await db.close();
   }
@@ -196,9 +278,10 @@ async function waitForHealth(base: string): Promise<void> {
   throw new Error(`server at ${base} did not become healthy`);
 }
 
-/** Starts `taskcenter serve` on a free port; resolves once it answers /healthz. */
-async function startServer(url: string, credentials: string, port: number): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--db', url, '--port', String(port), '--credentials', credentials, '--log-level', 'warn'], {
+/** Starts `taskcenter serve` on a free port (under the CPU profiler when `profile` names a folder); resolves once it answers /healthz. */
+async function startServer(url: string, credentials: string, port: number, profile?: string): Promise<{ child: ChildProcess; base: string }> {
+  const node = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
+  const child = spawn(process.execPath, [...node, BIN, 'serve', '--db', url, '--port', String(port), '--credentials', credentials, '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
@@ -216,6 +299,18 @@ function peakRssMb(pid: number | undefined): number {
   }
 }
 
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** CPU time (user + system) a process has used, µs; 0 when it cannot be read. */
+function cpuMicros(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve();
@@ -224,10 +319,26 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-function load(spec: LoadSpec): LoadResult {
-  const run = spawnSync(process.execPath, [LOAD, JSON.stringify(spec)], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-  if (run.status !== 0) throw new Error(`load generator failed: ${run.stderr}`);
-  return JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as LoadResult;
+/** Runs the load generator; `server` is the process whose CPU time is measured over the measured run. */
+function load(spec: LoadSpec, server: number | undefined): Promise<LoadResult & { cpuUs: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LOAD, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let cpuAtStart = 0;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (cpuAtStart === 0 && out.includes('"phase":"measure"')) cpuAtStart = cpuMicros(server);
+    });
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const cpu = cpuMicros(server) - cpuAtStart;
+      if (code !== 0) return reject(new Error(`load generator failed (${code}): ${err}`));
+      const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult;
+      resolve({ ...result, cpuUs: result.requests > 0 ? cpu / result.requests : 0 });
+    });
+  });
 }
 
 /** Headers an official SDK would send for a GET, signed with the bench AK/SK by the SDK's own signer. */
@@ -259,15 +370,60 @@ const READS: Scenario[] = [
     path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?failure_status=createFail&limit=100`,
     auth: 'token',
   },
-  { name: 'sdrs list, limit 100, offset 10000', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100&offset=10000`, auth: 'token' },
+  {
+    name: 'sdrs list, limit 100, last full page',
+    path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100&offset=${Math.max(0, t.sdrsFailures - 100)}`,
+    auth: 'token',
+  },
+  {
+    name: 'sdrs list, resource_name filter (counted by rows), limit 100',
+    path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?resource_name=pg&limit=100`,
+    auth: 'token',
+  },
   { name: 'kps failed-tasks, limit 100', path: (t) => `/v3/${t.kpsProject}/failed-tasks?limit=100`, auth: 'token' },
   { name: 'kps failed-tasks, limit 100 (AK/SK)', path: (t) => `/v3/${t.kpsProject}/failed-tasks?limit=100`, auth: 'aksk' },
   { name: 'sdrs ShowJobStatus', path: (t) => `/v1/${t.jobProject}/jobs/${t.jobId}`, auth: 'token' },
 ];
 
-async function measureReads(engine: Engine, jobs: number, base: string, targets: Targets, serverPid: number | undefined, rows: Row[]): Promise<void> {
+const INGEST = 'batch ingest, 1000 jobs per request';
+
+function selected(name: string): boolean {
+  return flags.only === undefined || name.includes(flags.only);
+}
+
+/** A server for one dataset: one for all its scenarios, or one per scenario when profiling. */
+class Servers {
+  #current: { child: ChildProcess; base: string } | undefined;
+  #port: number;
+
+  constructor(
+    private readonly url: string,
+    private readonly credentials: string,
+    private readonly label: string,
+    port: number,
+  ) {
+    this.#port = port;
+  }
+
+  async for(scenario: string): Promise<{ child: ChildProcess; base: string }> {
+    if (flags.profile) {
+      await this.close();
+      this.#current = await startServer(this.url, this.credentials, this.#port++, join(profileDir, `${this.label} ${scenario}`.replace(/[^A-Za-z0-9._-]+/g, '_')));
+    }
+    this.#current ??= await startServer(this.url, this.credentials, this.#port++);
+    return this.#current;
+  }
+
+  async close(): Promise<void> {
+    if (this.#current !== undefined) await stop(this.#current.child);
+    this.#current = undefined;
+  }
+}
+
+async function measureReads(engine: Engine, jobs: number, servers: Servers, targets: Targets, rows: Row[]): Promise<void> {
   for (const scenario of READS) {
-    if (flags.only !== undefined && !scenario.name.includes(flags.only)) continue;
+    if (!selected(scenario.name)) continue;
+    const { child, base } = await servers.for(scenario.name);
     const url = base + scenario.path(targets);
     const headers = scenario.auth === 'token' ? { 'x-auth-token': TOKEN } : sdkSignedHeaders(url);
     const probe = await fetch(url, { headers });
@@ -282,9 +438,9 @@ async function measureReads(engine: Engine, jobs: number, base: string, targets:
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const ceilingPort = Number((await waitForLine(ceiling, /listening (\d+)/))[1]);
-    const ceilingResult = load({ url: `http://127.0.0.1:${ceilingPort}${scenario.path(targets)}`, headers, connections, duration, warmup });
+    const ceilingResult = await load({ url: `http://127.0.0.1:${ceilingPort}${scenario.path(targets)}`, headers, connections, duration, warmup }, ceiling.pid);
     await stop(ceiling);
-    const result = load({ url, headers, connections, duration, warmup });
+    const result = await load({ url, headers, connections, duration, warmup }, child.pid);
     const row: Row = {
       scenario: scenario.name,
       engine,
@@ -295,45 +451,53 @@ async function measureReads(engine: Engine, jobs: number, base: string, targets:
       ceilingRps: ceilingResult.rps,
       ratio: ceilingResult.rps > 0 ? result.rps / ceilingResult.rps : null,
       jobsPerSecond: null,
-      peakRssMb: peakRssMb(serverPid),
+      serverCpuUs: result.cpuUs,
+      ceilingCpuUs: ceilingResult.cpuUs,
+      peakRssMb: peakRssMb(child.pid),
       errors: result.errors + result.non2xx,
     };
     rows.push(row);
-    log(`${engine} ${jobs} ${scenario.name}: ${result.rps.toFixed(0)} req/s (ceiling ${ceilingResult.rps.toFixed(0)}), p50 ${result.p50} ms, p99 ${result.p99} ms`);
+    log(
+      `${engine} ${jobs} ${scenario.name}: ${result.rps.toFixed(0)} req/s (ceiling ${ceilingResult.rps.toFixed(0)}), ` +
+        `p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.cpuUs.toFixed(0)} µs server CPU/request, ${body.length} bytes`,
+    );
   }
 }
 
-function measureIngest(engine: Engine, jobs: number, base: string, serverPid: number | undefined, rows: Row[]): void {
-  const name = 'batch ingest, 1000 jobs per request';
-  if (flags.only !== undefined && !name.includes(flags.only)) return;
-  const result = load({
-    url: `${base}/taskcenter/v1/jobs/batch`,
-    method: 'POST',
-    headers: { 'x-auth-token': TOKEN },
-    connections: 4,
-    duration,
-    warmup,
-    batch: 1000,
-    project: 'bench-ingest',
-  });
-  rows.push({
-    scenario: name,
-    engine,
-    jobs,
-    rps: result.rps,
-    p50: result.p50,
-    p99: result.p99,
-    ceilingRps: null,
-    ratio: null,
-    jobsPerSecond: result.rps * 1000,
-    peakRssMb: peakRssMb(serverPid),
-    errors: result.errors + result.non2xx,
-  });
-  log(`${engine} ${jobs} ${name}: ${(result.rps * 1000).toFixed(0)} jobs/s, p50 ${result.p50} ms, p99 ${result.p99} ms`);
+async function measureIngest(engine: Engine, jobs: number, url: string, servers: Servers, rows: Row[]): Promise<void> {
+  if (!selected(INGEST)) return;
+  const { child, base } = await servers.for(INGEST);
+  // A project of its own, removed afterwards: the dataset keeps its size for the next run.
+  const project = `bench-ingest-${randomBytes(4).toString('hex')}`;
+  try {
+    const result = await load(
+      { url: `${base}/taskcenter/v1/jobs/batch`, method: 'POST', headers: { 'x-auth-token': TOKEN }, connections: 4, duration, warmup, batch: 1000, project },
+      child.pid,
+    );
+    rows.push({
+      scenario: INGEST,
+      engine,
+      jobs,
+      rps: result.rps,
+      p50: result.p50,
+      p99: result.p99,
+      ceilingRps: null,
+      ratio: null,
+      jobsPerSecond: result.rps * 1000,
+      serverCpuUs: result.cpuUs,
+      ceilingCpuUs: null,
+      peakRssMb: peakRssMb(child.pid),
+      errors: result.errors + result.non2xx,
+    });
+    log(`${engine} ${jobs} ${INGEST}: ${(result.rps * 1000).toFixed(0)} jobs/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.cpuUs.toFixed(0)} µs server CPU/request`);
+  } finally {
+    await servers.close();
+    await removeProject(url, project);
+  }
 }
 
 function table(rows: Row[]): string {
-  const header = ['scenario', 'engine', 'jobs', 'req/s', 'p50 ms', 'p99 ms', 'vs ceiling', 'jobs/s', 'peak RSS MB', 'errors'];
+  const header = ['scenario', 'engine', 'jobs', 'req/s', 'p50 ms', 'p99 ms', 'vs ceiling (req/s)', 'server CPU µs/req', 'jobs/s', 'peak RSS MB', 'errors'];
   const lines = rows.map((r) => [
     r.scenario,
     r.engine,
@@ -342,6 +506,7 @@ function table(rows: Row[]): string {
     String(r.p50),
     String(r.p99),
     r.ratio === null ? '' : `${r.ratio.toFixed(2)} (${(r.ceilingRps ?? 0).toFixed(0)})`,
+    r.ceilingCpuUs === null ? r.serverCpuUs.toFixed(0) : `${r.serverCpuUs.toFixed(0)} (ceiling ${r.ceilingCpuUs.toFixed(0)})`,
     r.jobsPerSecond === null ? '' : r.jobsPerSecond.toFixed(0),
     String(r.peakRssMb),
     String(r.errors),
@@ -349,28 +514,74 @@ function table(rows: Row[]): string {
   return [header, header.map(() => '---'), ...lines].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
+/** The top self-time functions of each profile, as markdown. */
+function profileSummaries(): string {
+  if (!existsSync(profileDir)) return '';
+  const sections: string[] = [];
+  for (const dir of readdirSync(profileDir).sort()) {
+    for (const file of readdirSync(join(profileDir, dir)).filter((f) => f.endsWith('.cpuprofile'))) {
+      sections.push(`### ${dir}\n\n${summarizeProfile(JSON.parse(readFileSync(join(profileDir, dir, file), 'utf8')) as CpuProfile)}`);
+    }
+  }
+  return sections.join('\n\n');
+}
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function summarizeProfile(profile: CpuProfile, top = 15): string {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const frame = byId.get(id)?.callFrame;
+    const dt = profile.timeDeltas[i] ?? 0;
+    total += dt;
+    if (frame === undefined) return;
+    const where = frame.url.replace(/.*node_modules\//, '').replace(/.*\/dist\//, '');
+    const key = `${frame.functionName || '(anonymous)'} ${where}${where === '' ? '' : `:${frame.lineNumber + 1}`}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  const lines = [...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([key, t]) => `| ${((100 * t) / total).toFixed(1)}% | \`${key}\` |`);
+  return ['| self time | function |', '| --- | --- |', ...lines].join('\n');
+}
+
 const rows: Row[] = [];
 const credentials = writeCredentials();
 let port = 18_400;
 for (const engine of engines) {
+  if (engine === 'postgres') {
+    const problem = await postgresProblem();
+    if (problem !== null) {
+      log(`PostgreSQL skipped: ${PG_URL} is not reachable (${problem}); set TASKCENTER_BENCH_PG to a server`);
+      continue;
+    }
+  }
   for (const jobs of sizes) {
     const url = await ensureDataset(engine, jobs);
     const targets = await findTargets(url);
     log(`${engine} ${jobs}: sdrs project ${targets.sdrsProject} (${targets.sdrsFailures} group-level failures), kps project ${targets.kpsProject} (${targets.kpsFailures} failed tasks)`);
-    const { child, base } = await startServer(url, credentials, port++);
+    const servers = new Servers(url, credentials, `${engine}-${jobs}`, port);
+    port += 100;
     try {
-      await measureReads(engine, jobs, base, targets, child.pid, rows);
-      measureIngest(engine, jobs, base, child.pid, rows);
+      await measureReads(engine, jobs, servers, targets, rows);
+      await measureIngest(engine, jobs, url, servers, rows);
     } finally {
-      await stop(child);
+      await servers.close();
     }
   }
 }
 
-const date = new Date().toISOString().slice(0, 19).replace(/:/g, '-');
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(join(RESULTS, `${date}.json`), JSON.stringify({ date, machine, duration, warmup, connections, rows }, null, 2) + '\n');
 process.stdout.write(`\nMachine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}; ${connections} connections, ${warmup} s warm-up, ${duration} s per run\n\n`);
 process.stdout.write(table(rows) + '\n');
 process.stdout.write(`\nSaved bench/results/${date}.json\n`);
+if (flags.profile) {
+  writeFileSync(join(RESULTS, `${date}-profiles.md`), `# CPU profiles, ${date}\n\n${profileSummaries()}\n`);
+  process.stdout.write(`Profiles: bench/results/${date}-profiles.md (and ${date}-profiles/)\n`);
+}
