@@ -14,9 +14,8 @@ import { operationOf, type JobStatusView, type ListFailureJobsQuery } from './sd
 import {
   clearFailure,
   clearFailures,
-  findSdrsJob,
+  findSdrsJobWithSubJobs,
   listFailurePage,
-  listSubJobs,
   type ClearedFailure,
   type FailureScope,
 } from './sdrs.store.js';
@@ -96,7 +95,7 @@ export class SdrsService {
   /** ShowJobStatus: any SDRS job of the project, with its sub-jobs; throws `not_found`. */
   async showJobStatus(projectId: string, jobId: string): Promise<JobStatusView> {
     const db = this.db.kysely;
-    const [row, subJobs] = await Promise.all([findSdrsJob(db, projectId, jobId), listSubJobs(db, projectId, jobId)]);
+    const { job: row, subJobs } = await findSdrsJobWithSubJobs(db, projectId, jobId);
     if (row === undefined) throw new ServiceError('not_found', `job ${quote(jobId)} does not exist in project ${quote(projectId)}`);
     return toJobStatus(row, subJobs);
   }

@@ -169,27 +169,32 @@ export async function clearFailures(tx: Transaction<DB>, projectId: string, scop
 
 const JOB_STATUS_COLUMNS = ['job_id', 'job_type', 'status', 'begin_time', 'end_time', 'error_code', 'fail_reason', 'entities'] as const;
 
-const sdrsJobQuery = new PreparedQuery<{ projectId: string; jobId: string }, JobStatusRow>((db, { projectId, jobId }) =>
-  db.selectFrom('jobs').select(JOB_STATUS_COLUMNS).where('project_id', '=', projectId).where('job_id', '=', jobId).where('service', '=', 'sdrs'),
-);
-
-/** An SDRS job, listed or not, cleared or not; undefined when the project has none by that id. */
-export async function findSdrsJob(db: Handle, projectId: string, jobId: string): Promise<JobStatusRow | undefined> {
-  return sdrsJobQuery.executeTakeFirst(db, { projectId, jobId });
-}
-
-const subJobsQuery = new PreparedQuery<{ projectId: string; parentJobId: string }, JobStatusRow>((db, { projectId, parentJobId }) =>
-  db
-    .selectFrom('jobs')
-    .select(JOB_STATUS_COLUMNS)
-    .where('project_id', '=', projectId)
-    .where('parent_job_id', '=', parentJobId)
-    .where('service', '=', 'sdrs')
+// A UNION, not `job_id = ? or parent_job_id = ?`: SQLite reads the whole project for the OR.
+const jobStatusQuery = new PreparedQuery<{ projectId: string; jobId: string }, JobStatusRow & Pick<JobRow, 'parent_job_id'>>((db, { projectId, jobId }) => {
+  const sdrsJobs = db.selectFrom('jobs').select([...JOB_STATUS_COLUMNS, 'parent_job_id']).where('project_id', '=', projectId).where('service', '=', 'sdrs');
+  return sdrsJobs
+    .where('job_id', '=', jobId)
+    .unionAll(sdrsJobs.where('parent_job_id', '=', jobId))
     .orderBy('begin_time')
-    .orderBy('job_id'),
-);
+    .orderBy('job_id');
+});
 
-/** A job's SDRS sub-jobs, in the order they began. */
-export async function listSubJobs(db: Handle, projectId: string, parentJobId: string): Promise<JobStatusRow[]> {
-  return subJobsQuery.execute(db, { projectId, parentJobId });
+/**
+ * An SDRS job, listed or not, cleared or not (undefined when the project has none by
+ * that id), and its SDRS sub-jobs in the order they began. One query: on PostgreSQL a
+ * second round trip cost about 15% of the request's CPU time.
+ */
+export async function findSdrsJobWithSubJobs(
+  db: Handle,
+  projectId: string,
+  jobId: string,
+): Promise<{ job: JobStatusRow | undefined; subJobs: JobStatusRow[] }> {
+  let job: JobStatusRow | undefined;
+  const subJobs: JobStatusRow[] = [];
+  // A job is never its own parent, so each row is either the job or one of its sub-jobs.
+  for (const { parent_job_id, ...row } of await jobStatusQuery.execute(db, { projectId, jobId })) {
+    if (row.job_id === jobId) job = row;
+    else if (parent_job_id === jobId) subJobs.push(row);
+  }
+  return { job, subJobs };
 }
