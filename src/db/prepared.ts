@@ -7,6 +7,14 @@
 import type { Compilable, CompiledQuery, DialectAdapter, Kysely } from 'kysely';
 import type { DB } from './schema.js';
 
+/** The SQL of every query compiled so far, which src/db/postgres.ts names so each connection parses it once. */
+const preparedSql = new Set<string>();
+
+/** True when `sql` is the text of a query compiled by a {@link PreparedQuery}. */
+export function isPrepared(sql: string): boolean {
+  return preparedSql.has(sql);
+}
+
 /** Stands for a value while the query is compiled; the compiled query's parameter is swapped for the real value on each run. */
 class Placeholder {
   constructor(readonly name: string) {}
@@ -44,6 +52,7 @@ export class PreparedQuery<P extends object, R> {
       const placeholders = new Proxy({} as P, { get: (_target, name) => new Placeholder(String(name)) });
       compiled = this.build(db, placeholders).compile();
       this.#compiled.set(adapter, compiled);
+      preparedSql.add(compiled.sql);
     }
     return compiled;
   }
