@@ -1,6 +1,6 @@
 /** The KPS key-pair task routes (API.md §2). HTTP only: validation is the schemas. */
 import type { FastifyInstance } from 'fastify';
-import { errorResponses } from '../gateway/dialects.js';
+import { errorResponses, JSON_TYPE } from '../gateway/dialects.js';
 import { ProjectParams } from '../jobs/jobs.schema.js';
 import { pageOf } from '../paging.js';
 import type { KpsService } from './kps.service.js';
@@ -16,8 +16,6 @@ import {
 } from './kps.schema.js';
 
 const TAG = ['KPS key-pair tasks'];
-/** What Fastify sends for a serialized JSON body, set by hand for a body sent as text. */
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Registers the five KPS routes; each answers errors in the KPS dialect and needs its kps:: action. */
 export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {

@@ -4,7 +4,7 @@
  * `{server_group_id}` parameters at the same depth, so it is never taken as a job id.
  */
 import type { FastifyInstance } from 'fastify';
-import { errorResponses } from '../gateway/dialects.js';
+import { errorResponses, JSON_TYPE } from '../gateway/dialects.js';
 import { JobParams, ProjectParams } from '../jobs/jobs.schema.js';
 import {
   FailureJobList,
@@ -18,8 +18,6 @@ import {
 import type { SdrsService } from './sdrs.service.js';
 
 const TAG = ['SDRS task center'];
-/** What Fastify sends for a serialized JSON body, set by hand for a body sent as text. */
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Registers the five SDRS routes; each answers errors in the SDRS dialect and needs its sdrs:* action. */
 export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
