@@ -33,6 +33,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Requests per second allowed to each principal; 0 turns throttling off. */
   readonly throttle: number;
+  /** Megabytes of rendered list pages kept in memory (src/jobs/list-cache.ts); 0 keeps none. */
+  readonly listCacheMb: number;
 }
 
 /** Flag values as the command line gives them: strings, unset when absent. */
@@ -53,6 +55,7 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   keystoneRoles: undefined,
   logLevel: 'info',
   throttle: '0',
+  listCacheMb: '16',
 });
 
 /** The environment variable that backs each setting: `keystoneUrl` → `TASKCENTER_KEYSTONE_URL`. */
@@ -132,6 +135,12 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     problems.push(`${source('throttle')} must be a number of requests per second per principal (0 or off for none), got '${throttleText}'`);
   }
 
+  const cacheText = raw('listCacheMb') ?? '';
+  const listCacheMb = Number(cacheText);
+  if (!/^\d{1,5}$/.test(cacheText)) {
+    problems.push(`${source('listCacheMb')} must be a whole number of megabytes between 0 and 99999 (0 keeps no list pages), got '${cacheText}'`);
+  }
+
   const credentials = raw('credentials') ?? '';
   if (credentials === '') problems.push(`${source('credentials')} must not be empty`);
 
@@ -151,6 +160,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     keystoneRoles,
     logLevel,
     throttle,
+    listCacheMb,
   });
 }
 

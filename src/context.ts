@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { JobService } from './jobs/jobs.service.js';
+import { ListCache } from './jobs/list-cache.js';
 import { KpsService } from './kps/kps.service.js';
 import { SdrsService } from './sdrs/sdrs.service.js';
 
@@ -68,13 +69,15 @@ export async function createContext(config: Config, options: ContextOptions = {}
         : config.auth === 'keystone'
           ? await startKeystoneAuthenticator(config, logger)
           : new StaticAuthenticator(config.credentials, (message) => logger.warn(message));
+    // One budget for the pages of both APIs.
+    const pages = new ListCache(config.listCacheMb * 1024 * 1024);
     return {
       config,
       logger,
       db,
       jobs: new JobService(db),
-      sdrs: new SdrsService(db),
-      kps: new KpsService(db),
+      sdrs: new SdrsService(db, pages),
+      kps: new KpsService(db, pages),
       auth,
       close: () => db.close(),
     };

@@ -16,6 +16,7 @@ import { taskcenter } from './cli-helpers.js';
 import { engines, freshDatabase, sdrsJob } from './helpers.js';
 
 const ALL = Object.keys(migrations);
+const APPLIED_ALL = `applied ${ALL.join(', ')}`;
 
 async function tables(db: Database): Promise<string[]> {
   const all = await db.kysely.introspection.getTables({ withInternalKyselyTables: true });
@@ -44,7 +45,7 @@ for (const engine of engines as Engine[]) {
       try {
         assert.deepEqual(await migrate(db), { applied: ALL });
         const created = await tables(db);
-        for (const table of ['jobs', 'taskcenter_migrations', 'taskcenter_migrations_lock']) assert.ok(created.includes(table), created.join(', '));
+        for (const table of ['jobs', 'job_counts', 'list_versions', 'taskcenter_migrations', 'taskcenter_migrations_lock']) assert.ok(created.includes(table), created.join(', '));
         assert.deepEqual(await indexes(db), ['jobs_kps_tasks', 'jobs_sdrs_failures_by_group', 'jobs_sdrs_failures_by_type', 'jobs_sub_jobs']);
 
         const job = sdrsJob();
@@ -52,6 +53,29 @@ for (const engine of engines as Engine[]) {
         assert.equal(outcome?.result, 'created');
         assert.deepEqual(await migrate(db), { applied: [] });
         assert.equal((await new JobService(db).get('p', String(job.job_id))).fail_reason, 'volume is error!');
+      } finally {
+        await db.close();
+        await database.drop();
+      }
+    });
+
+    it('bring a database of the first release (0001 only) up to date, keeping its jobs and lists', async () => {
+      const database = await freshDatabase(engine);
+      const db = openDatabase(database.url);
+      try {
+        await migrate(db);
+        const job = sdrsJob({ resource: { id: 'g-1', name: 'pg', type: 'server_groups' }, server_group_id: 'g-1' });
+        await new JobService(db).reportBatch(ANONYMOUS, [{ project_id: 'p', ...job }]);
+        // What the first release left: its schema and data, and no later migration.
+        await sql`drop table list_versions`.execute(db.kysely);
+        await sql`delete from taskcenter_migrations where name <> '0001-jobs'`.execute(db.kysely);
+
+        assert.deepEqual(await migrate(db), { applied: ALL.slice(1) });
+        const versions = await sql<{ n: number | string }>`select count(*) as n from list_versions`.execute(db.kysely);
+        assert.equal(Number(versions.rows[0]?.n), 0);
+        assert.equal((await new JobService(db).get('p', String(job.job_id))).status, 'FAIL');
+        const counts = await sql<{ n: number | string }>`select n from job_counts where project_id = 'p' and bucket = 'sdrs type:server_groups'`.execute(db.kysely);
+        assert.equal(Number(counts.rows[0]?.n), 1);
       } finally {
         await db.close();
         await database.drop();
@@ -80,7 +104,7 @@ for (const engine of engines as Engine[]) {
         const runs = await Promise.all([taskcenter(['migrate', '--db', database.url]), taskcenter(['migrate', '--db', database.url])]);
         for (const run of runs) assert.equal(run.code, 0, run.stderr);
         const outputs = runs.map((r) => r.stdout.replace(/^.*: /, '').trim()).sort();
-        assert.deepEqual(outputs, ['applied 0001-jobs', 'schema already up to date']);
+        assert.deepEqual(outputs, [APPLIED_ALL, 'schema already up to date']);
         const db = openDatabase(database.url);
         try {
           assert.deepEqual(await indexes(db), ['jobs_kps_tasks', 'jobs_sdrs_failures_by_group', 'jobs_sdrs_failures_by_type', 'jobs_sub_jobs']);
@@ -97,7 +121,7 @@ for (const engine of engines as Engine[]) {
       try {
         const empty = await taskcenter(['migrate', '--db', database.url]);
         assert.equal(empty.code, 0, empty.stderr);
-        assert.match(empty.stdout, /: applied 0001-jobs\n$/);
+        assert.ok(empty.stdout.endsWith(`: ${APPLIED_ALL}\n`), empty.stdout);
         const again = await taskcenter(['migrate', '--db', database.url]);
         assert.equal(again.code, 0, again.stderr);
         assert.match(again.stdout, /: schema already up to date\n$/);
@@ -141,6 +165,6 @@ describe('taskcenter migrate: usage and unreachable stores', () => {
   it('exits 0 on sqlite::memory:', async () => {
     const result = await taskcenter(['migrate', '--db', 'sqlite::memory:']);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^sqlite::memory:: applied 0001-jobs\n$/);
+    assert.equal(result.stdout, `sqlite::memory:: ${APPLIED_ALL}\n`);
   });
 });

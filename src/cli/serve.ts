@@ -24,7 +24,9 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
                          ${envName('keystoneRoles')})
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (${DEFAULTS.logLevel}; ${envName('logLevel')})
   --throttle N           requests per second allowed to each principal, 0 or off for no limit
-                         (${DEFAULTS.throttle}; ${envName('throttle')})`;
+                         (${DEFAULTS.throttle}; ${envName('throttle')})
+  --list-cache-mb N      megabytes of rendered list pages kept in memory, 0 for none
+                         (${DEFAULTS.listCacheMb}; ${envName('listCacheMb')})`;
 
 export const serveCommand: Command = {
   name: 'serve',

@@ -43,6 +43,7 @@ export const SERVER_FLAGS: Options = {
   'keystone-roles': { type: 'string' },
   'log-level': { type: 'string' },
   throttle: { type: 'string' },
+  'list-cache-mb': { type: 'string' },
 };
 
 /**
@@ -60,7 +61,7 @@ export function parseFlags(args: string[], options: Options, allowPositionals = 
 /** Picks the Config keys out of parsed flag values (`keystone-url` → `keystoneUrl`). */
 export function configInput(values: Record<string, unknown>): ConfigInput {
   const input: Record<string, string | undefined> = {};
-  for (const key of ['host', 'port', 'db', 'auth', 'credentials', 'keystoneUrl', 'keystoneUser', 'keystoneProject', 'keystoneDomain', 'keystoneCacheTtl', 'keystoneRoles', 'logLevel', 'throttle'] satisfies (keyof Config)[]) {
+  for (const key of ['host', 'port', 'db', 'auth', 'credentials', 'keystoneUrl', 'keystoneUser', 'keystoneProject', 'keystoneDomain', 'keystoneCacheTtl', 'keystoneRoles', 'logLevel', 'throttle', 'listCacheMb'] satisfies (keyof Config)[]) {
     const value = values[kebab(key)];
     if (typeof value === 'string') input[key] = value;
   }

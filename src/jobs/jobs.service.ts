@@ -10,8 +10,8 @@ import { decideReport, toReportedJob, toStoredJob, type Decision, type ReportedJ
 import { BatchItem, type JobDocument, type JobListQuery, type ReportResult, type StoredJob } from './jobs.schema.js';
 import { findJob, insertNewJobs, listJobs, lockJobs, updateJob, type JobKey } from './jobs.store.js';
 import type { JobRow } from './jobs.table.js';
-import { CountChanges, listingOf } from './listing.js';
-import { addToCounts } from './listing.store.js';
+import { ListChanges, listingOf } from './listing.js';
+import { recordListChanges } from './listing.store.js';
 
 /** One item's outcome in a batch. */
 export interface ItemOutcome {
@@ -104,9 +104,9 @@ export class JobService {
     const rows = new Map(reports.map((r): [string, JobRow] => [keyOf(r), { ...r, cleared: 0, created_at: now, updated_at: now }]));
     return this.db.kysely.transaction().execute(async (tx) => {
       const inserted = await insertNewJobs(tx, [...rows.values()].map(withListing));
-      const counts = new CountChanges();
-      for (const key of inserted) counts.add(rows.get(keyOf(key)) as JobRow, 1);
-      await addToCounts(tx, counts.deltas());
+      const changes = new ListChanges();
+      for (const key of inserted) changes.add(rows.get(keyOf(key)) as JobRow, 1);
+      await recordListChanges(tx, changes);
       return inserted.length;
     });
   }
@@ -139,12 +139,12 @@ export class JobService {
           });
 
           // Counted from the stored row to the final one: a job reported twice in a batch moves once.
-          const counts = new CountChanges();
-          for (const row of fresh.values()) counts.add(row, 1);
-          for (const [key, row] of changed) counts.change(stored.get(key), row);
+          const changes = new ListChanges();
+          for (const row of fresh.values()) changes.add(row, 1);
+          for (const [key, row] of changed) changes.change(stored.get(key), row);
           if (fresh.size > 0 && (await insertNewJobs(tx, [...fresh.values()].map(withListing))).length !== fresh.size) throw new LostInsertRace();
           for (const row of changed.values()) await updateJob(tx, withListing(row));
-          await addToCounts(tx, counts.deltas());
+          await recordListChanges(tx, changes);
           return decisions;
         });
       } catch (error) {

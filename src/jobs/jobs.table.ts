@@ -54,3 +54,12 @@ export interface JobCountsTable {
   bucket: string;
   n: number;
 }
+
+/**
+ * `list_versions`: a number per project that every transaction changing one of the
+ * project's lists raises; no row means no list of the project ever changed.
+ */
+export interface ListVersionsTable {
+  project_id: string;
+  version: number;
+}

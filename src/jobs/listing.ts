@@ -91,22 +91,33 @@ export interface CountDelta {
   readonly n: number;
 }
 
-/** Sums the bucket changes of a transaction's writes, to apply them in one statement. */
-export class CountChanges {
+/**
+ * What a transaction's writes do to the lists: the sum of their bucket changes, applied
+ * in one statement, and which projects saw a list change at all (a job entering or
+ * leaving a list, or written again while listed), whose list versions it raises
+ * (src/jobs/listing.store.ts).
+ */
+export class ListChanges {
   readonly #deltas = new Map<string, { project_id: string; bucket: string; n: number }>();
+  readonly #projects = new Set<string>();
 
   /** Adds `sign` (1 or -1) to every bucket `job` counts in. */
   add(job: Parameters<typeof countBucketsOf>[0] & Pick<JobRow, 'project_id'>, sign: number): void {
     for (const bucket of countBucketsOf(job)) this.addTo(job.project_id, bucket, sign);
   }
 
-  /** Counts the change from `before` (undefined for a new job) to `after`. */
+  /**
+   * Counts the change from `before` (undefined for a new job) to `after`. A listed job
+   * written again changes its project's lists even when its buckets stay the same: its
+   * item may have changed.
+   */
   change(before: ListedJob | undefined, after: ListedJob): void {
     if (before !== undefined) this.add(before, -1);
     this.add(after, 1);
   }
 
   addTo(projectId: string, bucket: string, n: number): void {
+    this.#projects.add(projectId);
     const key = `${projectId}\u0000${bucket}`;
     const delta = this.#deltas.get(key);
     if (delta === undefined) this.#deltas.set(key, { project_id: projectId, bucket, n });
@@ -121,5 +132,10 @@ export class CountChanges {
     return [...this.#deltas.values()]
       .filter((d) => d.n !== 0)
       .sort((a, b) => (a.project_id !== b.project_id ? (a.project_id < b.project_id ? -1 : 1) : a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
+  }
+
+  /** The projects whose lists changed, in order, for the same reason as {@link deltas}. */
+  projects(): string[] {
+    return [...this.#projects].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 }

@@ -32,7 +32,7 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
         response: { 200: FailedTaskList, ...errorResponses('kps', [400, 403]) },
       },
     },
-    // The service answers the exact JSON text; Fastify sends a string as is.
+    // The service answers the exact JSON text or bytes; Fastify sends either as is.
     async (request, reply) => reply.type(JSON_TYPE).send(await kps.listFailedTasks(request.params.project_id, pageOf(request.query))),
   );
 

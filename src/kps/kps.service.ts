@@ -6,8 +6,9 @@ import type { Transaction } from 'kysely';
 import { inTransaction, type Database } from '../db/database.js';
 import type { DB } from '../db/schema.js';
 import { ServiceError, quote } from '../errors.js';
-import { KPS_FAILED_BUCKET } from '../jobs/listing.js';
-import { addToCounts } from '../jobs/listing.store.js';
+import type { ListCache } from '../jobs/list-cache.js';
+import { KPS_FAILED_BUCKET, ListChanges } from '../jobs/listing.js';
+import { listVersion, recordListChanges } from '../jobs/listing.store.js';
 import type { Page } from '../paging.js';
 import type { KeypairTask } from './kps.schema.js';
 import { taskListJson, toKeypairTask } from './kps.presenter.js';
@@ -15,18 +16,31 @@ import { clearAllFailedTasks, clearFailedTask, findTask, listFailedTaskPage, lis
 
 /** The KPS operations, one method per API call; errors are `ServiceError`s the KPS dialect renders. */
 export class KpsService {
-  constructor(readonly db: Database) {}
+  constructor(
+    readonly db: Database,
+    private readonly pages: ListCache,
+  ) {}
 
   /** A page of the project's uncleared failures, newest first, with their total, as the exact JSON body. */
-  async listFailedTasks(projectId: string, page: Page): Promise<string> {
-    const { count, items } = await listFailedTaskPage(this.db.kysely, projectId, page);
-    return taskListJson(count, items);
+  async listFailedTasks(projectId: string, page: Page): Promise<Buffer | string> {
+    return this.#page('kps failed', projectId, page, listFailedTaskPage);
   }
 
   /** A page of the project's waiting (INIT) and running tasks, newest first, with their total, as the exact JSON body. */
-  async listRunningTasks(projectId: string, page: Page): Promise<string> {
-    const { count, items } = await listRunningTaskPage(this.db.kysely, projectId, page);
-    return taskListJson(count, items);
+  async listRunningTasks(projectId: string, page: Page): Promise<Buffer | string> {
+    return this.#page('kps running', projectId, page, listRunningTaskPage);
+  }
+
+  /** One page of a list, kept while the project's lists do not change. */
+  #page(list: string, projectId: string, page: Page, read: typeof listFailedTaskPage): Promise<Buffer | string> {
+    return this.pages.page(
+      JSON.stringify([list, projectId, page.limit, page.offset]),
+      () => listVersion(this.db.kysely, projectId),
+      async () => {
+        const { count, items } = await read(this.db.kysely, projectId, page);
+        return taskListJson(count, items);
+      },
+    );
   }
 
   /** One task's state, cleared failures included; throws `not_found` (KPS answers 400 KPS.0005). */
@@ -59,7 +73,9 @@ export class KpsService {
   #clear(projectId: string, clear: (tx: Transaction<DB>) => Promise<number>): Promise<number> {
     return inTransaction(this.db, async (tx) => {
       const cleared = await clear(tx);
-      if (cleared > 0) await addToCounts(tx, [{ project_id: projectId, bucket: KPS_FAILED_BUCKET, n: -cleared }]);
+      const changes = new ListChanges();
+      if (cleared > 0) changes.addTo(projectId, KPS_FAILED_BUCKET, -cleared);
+      await recordListChanges(tx, changes);
       return cleared;
     });
   }

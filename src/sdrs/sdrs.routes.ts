@@ -34,7 +34,7 @@ export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
         response: { 200: FailureJobList, ...errorResponses('sdrs', [400, 403]) },
       },
     },
-    // The service answers the exact JSON text; Fastify sends a string as is.
+    // The service answers the exact JSON text or bytes; Fastify sends either as is.
     async (request, reply) => reply.type(JSON_TYPE).send(await sdrs.listFailureJobs(request.params.project_id, request.query)),
   );
 

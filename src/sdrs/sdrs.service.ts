@@ -6,8 +6,9 @@ import type { Transaction } from 'kysely';
 import { inTransaction, type Database } from '../db/database.js';
 import type { DB } from '../db/schema.js';
 import { ServiceError, quote } from '../errors.js';
-import { CountChanges, sdrsBucket } from '../jobs/listing.js';
-import { addToCounts } from '../jobs/listing.store.js';
+import type { ListCache } from '../jobs/list-cache.js';
+import { ListChanges, sdrsBucket } from '../jobs/listing.js';
+import { listVersion, recordListChanges } from '../jobs/listing.store.js';
 import { pageOf } from '../paging.js';
 import { failureJobListJson, toJobStatus } from './sdrs.presenter.js';
 import { operationOf, type JobStatusView, type ListFailureJobsQuery } from './sdrs.schema.js';
@@ -33,14 +34,27 @@ export function scopeOf(query: Pick<ListFailureJobsQuery, 'resource_type' | 'ser
 
 /** The SDRS operations, one method per API operation; callers pass validated input. */
 export class SdrsService {
-  constructor(readonly db: Database) {}
+  constructor(
+    readonly db: Database,
+    private readonly pages: ListCache,
+  ) {}
 
   /**
    * ListFailureJobs: a page of the scope's failures and how many match in all, as the
    * exact JSON body (items are stored rendered; the count is a counter read unless a
-   * resource name narrows the list).
+   * resource name narrows the list), kept while the project's lists do not change.
    */
-  async listFailureJobs(projectId: string, query: ListFailureJobsQuery): Promise<string> {
+  async listFailureJobs(projectId: string, query: ListFailureJobsQuery): Promise<Buffer | string> {
+    const { failure_status, resource_type, server_group_id, resource_name } = query;
+    const { limit, offset } = pageOf(query);
+    return this.pages.page(
+      JSON.stringify(['sdrs failures', projectId, failure_status, resource_type, server_group_id, resource_name, limit, offset]),
+      () => listVersion(this.db.kysely, projectId),
+      () => this.#renderFailureJobs(projectId, query),
+    );
+  }
+
+  async #renderFailureJobs(projectId: string, query: ListFailureJobsQuery): Promise<string> {
     const scope = scopeOf(query);
     const narrowing = {
       operation: query.failure_status === undefined ? undefined : operationOf(query.failure_status),
@@ -85,9 +99,9 @@ export class SdrsService {
   #clear(clear: (tx: Transaction<DB>) => Promise<ClearedFailure[]>): Promise<number> {
     return inTransaction(this.db, async (tx) => {
       const cleared = await clear(tx);
-      const counts = new CountChanges();
-      for (const failure of cleared) counts.add({ ...failure, cleared: 0 }, -1);
-      await addToCounts(tx, counts.deltas());
+      const changes = new ListChanges();
+      for (const failure of cleared) changes.add({ ...failure, cleared: 0 }, -1);
+      await recordListChanges(tx, changes);
       return cleared.length;
     });
   }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Engine } from '../database.js';
 import * as jobs from './0001-jobs.js';
+import * as listVersions from './0002-list-versions.js';
 
 /** A migration; it is told the engine for the few things SQL spells differently. */
 export interface EngineMigration {
@@ -10,4 +11,5 @@ export interface EngineMigration {
 /** Every migration, in order. A new migration is a new numbered file added here. */
 export const migrations: Readonly<Record<string, EngineMigration>> = Object.freeze({
   '0001-jobs': jobs,
+  '0002-list-versions': listVersions,
 });
