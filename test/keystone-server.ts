@@ -130,6 +130,10 @@ function writeConfig(path: string, dir: string, expirationSeconds: number): void
       `connection = sqlite:///${join(dir, 'keystone.db')}`,
       '[fernet_tokens]',
       `key_repository = ${join(dir, 'fernet')}`,
+      // Bootstrap checks this one too; its default, /etc/keystone/fernet-keys/, exists only
+      // where someone ran `keystone-manage fernet_setup` for the system's own Keystone.
+      '[fernet_receipts]',
+      `key_repository = ${join(dir, 'fernet')}`,
       '[credential]',
       `key_repository = ${join(dir, 'credential')}`,
       '[token]',
