@@ -6,6 +6,7 @@
  */
 import type { Compilable, CompiledQuery, DialectAdapter, Kysely } from 'kysely';
 import type { DB } from './schema.js';
+import { readAtOnce } from './sqlite.js';
 
 /** The SQL of every query compiled so far, which src/db/postgres.ts names so each connection parses it once. */
 const preparedSql = new Set<string>();
@@ -36,7 +37,7 @@ export class PreparedQuery<P extends object, R> {
   async execute(db: Kysely<DB>, values: P): Promise<R[]> {
     const compiled = this.#compile(db);
     const parameters = compiled.parameters.map((p) => (p instanceof Placeholder ? (values as Record<string, unknown>)[p.name] : p));
-    return (await db.executeQuery<R>({ ...compiled, parameters })).rows;
+    return (readAtOnce(db, compiled.sql, parameters) as R[] | undefined) ?? (await db.executeQuery<R>({ ...compiled, parameters })).rows;
   }
 
   /** The first row, or undefined. */

@@ -101,9 +101,10 @@ export function installGateway(app: FastifyInstance): void {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: it runs on every request and never waits.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id);
-    if (closing) throw new ServiceError('unavailable', 'the server is shutting down; retry the request');
+    done(closing ? new ServiceError('unavailable', 'the server is shutting down; retry the request') : undefined);
   });
 
   app.removeAllContentTypeParsers();

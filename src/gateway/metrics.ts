@@ -7,7 +7,11 @@ import type { FastifyInstance } from 'fastify';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-interface Histogram {
+/** The requests of one route and method: how many got each status, and how long they took. */
+interface Series {
+  /** The Prometheus labels of the route and method, escaped once. */
+  readonly labels: string;
+  readonly statuses: Map<number, number>;
   readonly counts: number[];
   sum: number;
   count: number;
@@ -15,24 +19,22 @@ interface Histogram {
 
 /** The process's counters; methods are cheap enough for every request. */
 export class Metrics {
-  readonly #requests = new Map<string, number>();
-  readonly #latency = new Map<string, Histogram>();
+  readonly #series = new Map<string, Series>();
   readonly #ingested = new Map<string, number>();
   #storeErrors = 0;
 
   /** Counts one answered request; `route` is the route pattern, never the raw URL. */
   observeRequest(route: string, method: string, status: number, seconds: number): void {
-    const key = `route="${escape(route)}",method="${method}",status="${status}"`;
-    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
-    const latencyKey = `route="${escape(route)}",method="${method}"`;
-    let histogram = this.#latency.get(latencyKey);
-    if (histogram === undefined) {
-      histogram = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.#latency.set(latencyKey, histogram);
+    const key = `${method} ${route}`;
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      series = { labels: `route="${escape(route)}",method="${method}"`, statuses: new Map(), counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.#series.set(key, series);
     }
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= (BUCKETS[i] as number)) histogram.counts[i] = (histogram.counts[i] ?? 0) + 1;
-    histogram.sum += seconds;
-    histogram.count += 1;
+    series.statuses.set(status, (series.statuses.get(status) ?? 0) + 1);
+    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= (BUCKETS[i] as number)) series.counts[i] = (series.counts[i] ?? 0) + 1;
+    series.sum += seconds;
+    series.count += 1;
   }
 
   /** Counts reported jobs by outcome (created, updated, unchanged, rejected). */
@@ -49,14 +51,16 @@ export class Metrics {
     const lines: string[] = [];
     lines.push('# HELP taskcenter_http_requests_total Requests answered, by route pattern, method and status.');
     lines.push('# TYPE taskcenter_http_requests_total counter');
-    for (const [labels, n] of this.#requests) lines.push(`taskcenter_http_requests_total{${labels}} ${n}`);
+    for (const { labels, statuses } of this.#series.values()) {
+      for (const [status, n] of statuses) lines.push(`taskcenter_http_requests_total{${labels},status="${status}"} ${n}`);
+    }
     lines.push('# HELP taskcenter_http_request_duration_seconds Time to answer a request.');
     lines.push('# TYPE taskcenter_http_request_duration_seconds histogram');
-    for (const [labels, h] of this.#latency) {
-      BUCKETS.forEach((le, i) => lines.push(`taskcenter_http_request_duration_seconds_bucket{${labels},le="${le}"} ${h.counts[i]}`));
-      lines.push(`taskcenter_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
-      lines.push(`taskcenter_http_request_duration_seconds_sum{${labels}} ${h.sum}`);
-      lines.push(`taskcenter_http_request_duration_seconds_count{${labels}} ${h.count}`);
+    for (const { labels, counts, sum, count } of this.#series.values()) {
+      BUCKETS.forEach((le, i) => lines.push(`taskcenter_http_request_duration_seconds_bucket{${labels},le="${le}"} ${counts[i]}`));
+      lines.push(`taskcenter_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${count}`);
+      lines.push(`taskcenter_http_request_duration_seconds_sum{${labels}} ${sum}`);
+      lines.push(`taskcenter_http_request_duration_seconds_count{${labels}} ${count}`);
     }
     lines.push('# HELP taskcenter_jobs_ingested_total Job reports processed, by result.');
     lines.push('# TYPE taskcenter_jobs_ingested_total counter');
@@ -82,8 +86,10 @@ declare module 'fastify' {
 export function installMetrics(app: FastifyInstance): Metrics {
   const metrics = new Metrics();
   app.decorate('metrics', metrics);
-  app.addHook('onResponse', async (request, reply) => {
+  // Hooks that finish at once take a callback: an async one costs a promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
   app.get('/metrics', { schema: { tags: ['Operations'], summary: 'Prometheus metrics', hide: true } }, async (_request, reply) =>
     reply.type('text/plain; version=0.0.4').send(metrics.render()),
