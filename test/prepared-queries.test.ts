@@ -1,12 +1,15 @@
 /**
  * Queries compiled once (src/db/prepared.ts) and the SQLite statement cache under them,
- * on both engines: each run binds its own values, in and out of a transaction; shapes
- * stay apart; rows come back as the same objects Kysely would build.
+ * on both engines: each run binds its own values, in and out of a transaction; a read
+ * started while a transaction is open never sees its uncommitted rows (on SQLite, where
+ * reads outside a transaction skip Kysely's queue); shapes stay apart; rows come back as
+ * the same objects Kysely would build.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { PreparedQueries, PreparedQuery } from '../src/db/prepared.js';
+import type { DB } from '../src/db/schema.js';
 import { describeEachEngine, kpsJob, putJob, sdrsJob } from './helpers.js';
 
 const byProject = new PreparedQuery<{ projectId: string; service: 'sdrs' | 'kps' }, { job_id: string; service: string; begin_time: number }>(
@@ -36,6 +39,40 @@ describeEachEngine('prepared queries', (server) => {
       service: 'sdrs',
       begin_time: Date.parse('2019-01-21T12:56:35.754Z'),
     });
+  });
+
+  it('never show a read the rows of a transaction still open, whether it then commits or rolls back', async () => {
+    const ids = (rows: { job_id: string }[]) => rows.map((r) => r.job_id);
+    const insert = (tx: Transaction<DB>, id: string) =>
+      sql`insert into jobs (project_id, job_id, service, job_type, operation, status, begin_time, entities, cleared, created_at, updated_at)
+          values ('prep-tx', ${id}, 'sdrs', 't', 'create', 'FAIL', 0, '{}', 0, 0, 0)`.execute(tx);
+
+    let during: Promise<{ job_id: string }[]> | undefined;
+    await assert.rejects(
+      db()
+        .transaction()
+        .execute(async (tx) => {
+          await insert(tx, 'rolled-back');
+          during = byProject.execute(db(), { projectId: 'prep-tx', service: 'sdrs' });
+          // Let the read run as far as it can before the transaction ends.
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          throw new Error('roll back');
+        }),
+      /roll back/,
+    );
+    assert.deepEqual(ids(await (during as Promise<{ job_id: string }[]>)), []);
+
+    await db()
+      .transaction()
+      .execute(async (tx) => {
+        await insert(tx, 'committed');
+        during = byProject.execute(db(), { projectId: 'prep-tx', service: 'sdrs' });
+      });
+    const seen = ids(await (during as Promise<{ job_id: string }[]>));
+    // SQLite's one connection makes the read wait for the commit; PostgreSQL's may read before it.
+    if (server().engine === 'sqlite') assert.deepEqual(seen, ['committed']);
+    else assert.ok(seen.length === 0 || (seen.length === 1 && seen[0] === 'committed'), String(seen));
+    assert.deepEqual(ids(await byProject.execute(db(), { projectId: 'prep-tx', service: 'sdrs' })), ['committed']);
   });
 
   it('keep each shape its own query', async () => {
