@@ -10,6 +10,7 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { JobService } from './jobs/jobs.service.js';
 import { ListCache } from './jobs/list-cache.js';
+import { listVersion } from './jobs/listing.store.js';
 import { KpsService } from './kps/kps.service.js';
 import { SdrsService } from './sdrs/sdrs.service.js';
 
@@ -70,7 +71,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
           ? await startKeystoneAuthenticator(config, logger)
           : new StaticAuthenticator(config.credentials, (message) => logger.warn(message));
     // One budget for the pages of both APIs.
-    const pages = new ListCache(config.listCacheMb * 1024 * 1024);
+    const pages = new ListCache(config.listCacheMb * 1024 * 1024, (projectId) => listVersion(db.kysely, projectId));
     return {
       config,
       logger,

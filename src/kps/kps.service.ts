@@ -8,7 +8,7 @@ import type { DB } from '../db/schema.js';
 import { ServiceError, quote } from '../errors.js';
 import type { ListCache } from '../jobs/list-cache.js';
 import { KPS_FAILED_BUCKET, ListChanges } from '../jobs/listing.js';
-import { listVersion, recordListChanges } from '../jobs/listing.store.js';
+import { recordListChanges } from '../jobs/listing.store.js';
 import type { Page } from '../paging.js';
 import type { KeypairTask } from './kps.schema.js';
 import { taskListJson, toKeypairTask } from './kps.presenter.js';
@@ -33,14 +33,10 @@ export class KpsService {
 
   /** One page of a list, kept while the project's lists do not change. */
   #page(list: string, projectId: string, page: Page, read: typeof listFailedTaskPage): Promise<Buffer | string> {
-    return this.pages.page(
-      JSON.stringify([list, projectId, page.limit, page.offset]),
-      () => listVersion(this.db.kysely, projectId),
-      async () => {
-        const { count, items } = await read(this.db.kysely, projectId, page);
-        return taskListJson(count, items);
-      },
-    );
+    return this.pages.page(projectId, JSON.stringify([list, projectId, page.limit, page.offset]), async () => {
+      const { count, items } = await read(this.db.kysely, projectId, page);
+      return taskListJson(count, items);
+    });
   }
 
   /** One task's state, cleared failures included; throws `not_found` (KPS answers 400 KPS.0005). */

@@ -8,7 +8,7 @@ import type { DB } from '../db/schema.js';
 import { ServiceError, quote } from '../errors.js';
 import type { ListCache } from '../jobs/list-cache.js';
 import { ListChanges, sdrsBucket } from '../jobs/listing.js';
-import { listVersion, recordListChanges } from '../jobs/listing.store.js';
+import { recordListChanges } from '../jobs/listing.store.js';
 import { pageOf } from '../paging.js';
 import { failureJobListJson, toJobStatus } from './sdrs.presenter.js';
 import { operationOf, type JobStatusView, type ListFailureJobsQuery } from './sdrs.schema.js';
@@ -48,8 +48,8 @@ export class SdrsService {
     const { failure_status, resource_type, server_group_id, resource_name } = query;
     const { limit, offset } = pageOf(query);
     return this.pages.page(
+      projectId,
       JSON.stringify(['sdrs failures', projectId, failure_status, resource_type, server_group_id, resource_name, limit, offset]),
-      () => listVersion(this.db.kysely, projectId),
       () => this.#renderFailureJobs(projectId, query),
     );
   }
