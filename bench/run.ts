@@ -231,7 +231,11 @@ async function findTargets(url: string): Promise<Targets> {
   }
 }
 
-/** Deletes the jobs an ingest run added, so that a dataset stays what its size says. */
+/**
+ * Deletes the jobs an ingest run added, so that a dataset stays what its size says. The
+ * project's list version stays: versions never go back, or a server could take a page
+ * it kept before for a current one.
+ */
 async function removeProject(url: string, projectId: string): Promise<void> {
   const db = openDatabase(url);
   try {
@@ -279,9 +283,9 @@ async function waitForHealth(base: string): Promise<void> {
 }
 
 /** Starts `taskcenter serve` on a free port (under the CPU profiler when `profile` names a folder); resolves once it answers /healthz. */
-async function startServer(url: string, credentials: string, port: number, profile?: string): Promise<{ child: ChildProcess; base: string }> {
+async function startServer(url: string, credentials: string, port: number, serveFlags: readonly string[], profile?: string): Promise<{ child: ChildProcess; base: string }> {
   const node = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
-  const child = spawn(process.execPath, [...node, BIN, 'serve', '--db', url, '--port', String(port), '--credentials', credentials, '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [...node, BIN, 'serve', '--db', url, '--port', String(port), '--credentials', credentials, '--log-level', 'warn', ...serveFlags], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
@@ -359,10 +363,19 @@ interface Scenario {
   name: string;
   path: (t: Targets) => string;
   auth: 'token' | 'aksk';
+  /** `taskcenter serve` flags beyond the usual ones; a scenario with others gets a server of its own. */
+  serverFlags?: readonly string[];
 }
 
 const READS: Scenario[] = [
   { name: 'sdrs list, default scope, limit 100', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`, auth: 'token' },
+  {
+    // The same request with no kept pages: every request reads its page from the store.
+    name: 'sdrs list, default scope, limit 100, pages not kept',
+    path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`,
+    auth: 'token',
+    serverFlags: ['--list-cache-mb', '0'],
+  },
   { name: 'sdrs list, default scope, limit 100 (AK/SK)', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`, auth: 'aksk' },
   { name: 'sdrs list, default scope, limit 1000', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=1000`, auth: 'token' },
   {
@@ -391,9 +404,9 @@ function selected(name: string): boolean {
   return flags.only === undefined || name.includes(flags.only);
 }
 
-/** A server for one dataset: one for all its scenarios, or one per scenario when profiling. */
+/** A server for one dataset: one for all its scenarios with the same flags, or one per scenario when profiling. */
 class Servers {
-  #current: { child: ChildProcess; base: string } | undefined;
+  #current: { child: ChildProcess; base: string; flags: string } | undefined;
   #port: number;
 
   constructor(
@@ -405,12 +418,13 @@ class Servers {
     this.#port = port;
   }
 
-  async for(scenario: string): Promise<{ child: ChildProcess; base: string }> {
-    if (flags.profile) {
-      await this.close();
-      this.#current = await startServer(this.url, this.credentials, this.#port++, join(profileDir, `${this.label} ${scenario}`.replace(/[^A-Za-z0-9._-]+/g, '_')));
+  async for(scenario: string, serverFlags: readonly string[] = []): Promise<{ child: ChildProcess; base: string }> {
+    const key = serverFlags.join(' ');
+    if (flags.profile || (this.#current !== undefined && this.#current.flags !== key)) await this.close();
+    if (this.#current === undefined) {
+      const profile = flags.profile ? join(profileDir, `${this.label} ${scenario}`.replace(/[^A-Za-z0-9._-]+/g, '_')) : undefined;
+      this.#current = { ...(await startServer(this.url, this.credentials, this.#port++, serverFlags, profile)), flags: key };
     }
-    this.#current ??= await startServer(this.url, this.credentials, this.#port++);
     return this.#current;
   }
 
@@ -423,7 +437,7 @@ class Servers {
 async function measureReads(engine: Engine, jobs: number, servers: Servers, targets: Targets, rows: Row[]): Promise<void> {
   for (const scenario of READS) {
     if (!selected(scenario.name)) continue;
-    const { child, base } = await servers.for(scenario.name);
+    const { child, base } = await servers.for(scenario.name, scenario.serverFlags);
     const url = base + scenario.path(targets);
     const headers = scenario.auth === 'token' ? { 'x-auth-token': TOKEN } : sdkSignedHeaders(url);
     const probe = await fetch(url, { headers });
