@@ -6,7 +6,7 @@
  * time then), and one JSON result line at the end.
  *
  * A spec with `batch` posts batches of that many new jobs per request, each with ids
- * never used before, so every job is really ingested.
+ * never used before, so every job is really ingested; one with `paths` asks them in turn.
  */
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
@@ -22,6 +22,8 @@ export interface LoadSpec {
   readonly batch?: number;
   /** Project the batch jobs are reported for. */
   readonly project?: string;
+  /** Paths asked in turn, one per request, instead of the URL's own. */
+  readonly paths?: readonly string[];
 }
 
 export interface LoadResult {
@@ -59,12 +61,16 @@ function batchBody(size: number, project: string): string {
   return JSON.stringify({ jobs });
 }
 
+let turn = 0;
+
 function run(spec: LoadSpec, duration: number): Promise<autocannon.Result> {
-  const request = spec.batch === undefined
-    ? {}
-    : {
-        setupRequest: (req: autocannon.Request) => ({ ...req, body: batchBody(spec.batch as number, spec.project ?? 'bench') }),
-      };
+  const { batch, paths } = spec;
+  const request =
+    batch !== undefined
+      ? { setupRequest: (req: autocannon.Request) => ({ ...req, body: batchBody(batch, spec.project ?? 'bench') }) }
+      : paths !== undefined && paths.length > 0
+        ? { setupRequest: (req: autocannon.Request) => ({ ...req, path: paths[turn++ % paths.length] as string }) }
+        : {};
   return autocannon({
     url: spec.url,
     method: spec.method ?? 'GET',

@@ -95,6 +95,8 @@ interface Row {
 interface Targets {
   sdrsProject: string;
   sdrsFailures: number;
+  /** Up to 100 projects with a full first page of protection-group-level failures, the largest first. */
+  sdrsProjects: string[];
   kpsProject: string;
   kpsFailures: number;
   jobProject: string;
@@ -208,8 +210,8 @@ async function findTargets(url: string): Promise<Targets> {
   const db = openDatabase(url);
   try {
     const sdrs = await sql<{ project_id: string; n: number | string }>`
-      select project_id, n from job_counts where bucket = ${sdrsBucket({ resourceType: 'server_groups' })} and project_id like 'seed-%'
-      order by n desc, project_id limit 1`.execute(db.kysely);
+      select project_id, n from job_counts where bucket = ${sdrsBucket({ resourceType: 'server_groups' })} and project_id like 'seed-%' and n >= 100
+      order by n desc, project_id limit 100`.execute(db.kysely);
     const kps = await sql<{ project_id: string; n: number | string }>`
       select project_id, n from job_counts where bucket = ${KPS_FAILED_BUCKET} and project_id like 'seed-%'
       order by n desc, project_id limit 1`.execute(db.kysely);
@@ -221,6 +223,7 @@ async function findTargets(url: string): Promise<Targets> {
     return {
       sdrsProject,
       sdrsFailures: Number(sdrs.rows[0]?.n ?? 0),
+      sdrsProjects: sdrs.rows.map((r) => r.project_id),
       kpsProject: kps.rows[0]?.project_id ?? 'none',
       kpsFailures: Number(kps.rows[0]?.n ?? 0),
       jobProject: sdrsProject,
@@ -365,6 +368,8 @@ interface Scenario {
   auth: 'token' | 'aksk';
   /** `taskcenter serve` flags beyond the usual ones; a scenario with others gets a server of its own. */
   serverFlags?: readonly string[];
+  /** Paths asked in turn instead of `path` (which the ceiling serves); the scenario is left out with fewer than 10. */
+  paths?: (t: Targets) => string[];
 }
 
 const READS: Scenario[] = [
@@ -375,6 +380,13 @@ const READS: Scenario[] = [
     path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`,
     auth: 'token',
     serverFlags: ['--list-cache-mb', '0'],
+  },
+  {
+    // Many tenants polling: each request is another project's page, so fewer share a version read.
+    name: 'sdrs list, default scope, limit 100, 100 projects in turn',
+    path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`,
+    paths: (t) => t.sdrsProjects.map((project) => `/v1/${project}/task-center/failure-jobs?limit=100`),
+    auth: 'token',
   },
   { name: 'sdrs list, default scope, limit 100 (AK/SK)', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`, auth: 'aksk' },
   { name: 'sdrs list, default scope, limit 1000', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=1000`, auth: 'token' },
@@ -437,6 +449,11 @@ class Servers {
 async function measureReads(engine: Engine, jobs: number, servers: Servers, targets: Targets, rows: Row[]): Promise<void> {
   for (const scenario of READS) {
     if (!selected(scenario.name)) continue;
+    const paths = scenario.paths?.(targets);
+    if (paths !== undefined && paths.length < 10) {
+      log(`${engine} ${jobs} ${scenario.name}: only ${paths.length} projects with a full page; skipped`);
+      continue;
+    }
     const { child, base } = await servers.for(scenario.name, scenario.serverFlags);
     const url = base + scenario.path(targets);
     const headers = scenario.auth === 'token' ? { 'x-auth-token': TOKEN } : sdkSignedHeaders(url);
@@ -454,7 +471,7 @@ async function measureReads(engine: Engine, jobs: number, servers: Servers, targ
     const ceilingPort = Number((await waitForLine(ceiling, /listening (\d+)/))[1]);
     const ceilingResult = await load({ url: `http://127.0.0.1:${ceilingPort}${scenario.path(targets)}`, headers, connections, duration, warmup }, ceiling.pid);
     await stop(ceiling);
-    const result = await load({ url, headers, connections, duration, warmup }, child.pid);
+    const result = await load({ url, headers, connections, duration, warmup, ...(paths === undefined ? {} : { paths }) }, child.pid);
     const row: Row = {
       scenario: scenario.name,
       engine,
