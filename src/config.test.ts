@@ -24,6 +24,20 @@ describe('loadConfig', () => {
     assert.equal(config.credentials, './data/credentials.json');
     assert.equal(config.keystoneUrl, null);
     assert.equal(config.logLevel, 'info');
+    assert.equal(config.listCacheMb, 16);
+  });
+
+  it('takes --list-cache-mb as whole megabytes, 0 for none, and says what is allowed otherwise', () => {
+    assert.equal(loadConfig({ listCacheMb: '0' }, {}).listCacheMb, 0);
+    assert.equal(loadConfig({}, { TASKCENTER_LIST_CACHE_MB: '64' }).listCacheMb, 64);
+    for (const bad of ['-1', '1.5', 'lots', '', '100000']) {
+      assert.deepEqual(problems({ listCacheMb: bad }), [
+        `--list-cache-mb must be a whole number of megabytes between 0 and 99999 (0 keeps no list pages), got '${bad}'`,
+      ]);
+    }
+    assert.deepEqual(problems({}, { TASKCENTER_LIST_CACHE_MB: 'x' }), [
+      "TASKCENTER_LIST_CACHE_MB must be a whole number of megabytes between 0 and 99999 (0 keeps no list pages), got 'x'",
+    ]);
   });
 
   it('takes the flag over the environment over the default', () => {
