@@ -75,3 +75,54 @@ export class PreparedQueries<P extends object, R> {
     return query;
   }
 }
+
+/** Stands for one column of one row while a query over rows is compiled. */
+class RowPlaceholder {
+  constructor(
+    readonly row: number,
+    readonly column: string,
+  ) {}
+}
+
+/**
+ * A query over a list of rows (a multi-row INSERT, an `IN` list), built and compiled
+ * once per engine and row count, then run with new rows. Kysely would otherwise build
+ * a tree of some thirty thousand nodes and a SQL text of over a hundred kilobytes for
+ * every thousand jobs ingested, and both engines would parse that text again.
+ *
+ * `build` gets placeholder rows, each holding every one of `columns`; as with a
+ * {@link PreparedQuery}, it must pass them to Kysely as values and never inspect them.
+ * Each row count is compiled once and kept, so callers run a few fixed counts.
+ */
+export class PreparedRowsQuery<Row extends object, R> {
+  readonly #compiled = new WeakMap<DialectAdapter, Map<number, CompiledQuery<R>>>();
+
+  constructor(
+    private readonly columns: readonly (keyof Row & string)[],
+    private readonly build: (db: Kysely<DB>, rows: readonly Row[]) => Compilable<R>,
+  ) {}
+
+  /** Runs the query on `db` (the database or a transaction) over these rows. */
+  async execute(db: Kysely<DB>, rows: readonly Row[]): Promise<R[]> {
+    const compiled = this.#compile(db, rows.length);
+    const parameters = compiled.parameters.map((p) => (p instanceof RowPlaceholder ? (rows[p.row] as Record<string, unknown>)[p.column] : p));
+    return (await db.executeQuery<R>({ ...compiled, parameters })).rows;
+  }
+
+  #compile(db: Kysely<DB>, count: number): CompiledQuery<R> {
+    const adapter = db.getExecutor().adapter;
+    let byCount = this.#compiled.get(adapter);
+    if (byCount === undefined) {
+      byCount = new Map();
+      this.#compiled.set(adapter, byCount);
+    }
+    let compiled = byCount.get(count);
+    if (compiled === undefined) {
+      const placeholders = Array.from({ length: count }, (_, row) => Object.fromEntries(this.columns.map((column) => [column, new RowPlaceholder(row, column)])) as Row);
+      compiled = this.build(db, placeholders).compile();
+      byCount.set(count, compiled);
+      preparedSql.add(compiled.sql);
+    }
+    return compiled;
+  }
+}
