@@ -26,11 +26,13 @@ export function toReportedJob(projectId: string, doc: JobDocument, prefix = ''):
   if (!operations.includes(doc.operation)) {
     throw invalid('operation', `must be one of ${operations.join(', ')} for service ${doc.service}, got ${quote(doc.operation)}`);
   }
-  const beginTime = parseTime(doc.begin_time, () => invalid('begin_time', `is not a real date, got ${quote(doc.begin_time)}`));
+  const beginTime = parseTime(doc.begin_time);
+  if (Number.isNaN(beginTime)) throw invalid('begin_time', `is not a real date, got ${quote(doc.begin_time)}`);
   let endTime: number | null = null;
   if (doc.end_time != null) {
     if (!TERMINAL.has(doc.status)) throw invalid('end_time', `must be null until the job is SUCCESS or FAIL (status is ${doc.status})`);
-    endTime = parseTime(doc.end_time, () => invalid('end_time', `is not a real date, got ${quote(doc.end_time)}`));
+    endTime = parseTime(doc.end_time);
+    if (Number.isNaN(endTime)) throw invalid('end_time', `is not a real date, got ${quote(doc.end_time)}`);
     if (endTime < beginTime) throw invalid('end_time', `must not be before begin_time (${doc.begin_time}), got ${quote(doc.end_time)}`);
   }
   if (doc.status !== 'FAIL') {
@@ -79,7 +81,7 @@ export function toReportedJob(projectId: string, doc: JobDocument, prefix = ''):
     resource_name: doc.resource?.name ?? null,
     resource_type: doc.resource?.type ?? null,
     server_group_id: serverGroupId,
-    entities: JSON.stringify(sortedEntities(doc.entities ?? {})),
+    entities: entitiesJson(doc.entities ?? {}),
     parent_job_id: doc.parent_job_id ?? null,
     server_id: doc.server?.id ?? null,
     server_name: doc.server?.name ?? null,
@@ -139,13 +141,44 @@ function firstUnstorableText(value: unknown): { path: string; problem: string } 
   return null;
 }
 
-function parseTime(text: string, error: () => ServiceError): number {
+/**
+ * Epoch milliseconds of a schema-valid timestamp, NaN when it names no real day. Reads
+ * the date's digits where the schema's pattern puts them (`yyyy-MM-dd...`) rather than
+ * splitting the text: two timestamps per job, a thousand jobs per batch.
+ */
+function parseTime(text: string): number {
   const ms = Date.parse(text);
   // Date.parse rolls 2019-02-30 over into March; a real calendar day survives a round trip.
-  const [year = 0, month = 0, day = 0] = text.slice(0, 10).split('-').map(Number);
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 7);
+  const day = digits(text, 8, 10);
   const date = new Date(Date.UTC(year, month - 1, day));
-  if (Number.isNaN(ms) || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) throw error();
-  return ms;
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day ? ms : NaN;
+}
+
+/** The decimal number written in `text` from `start` to `end`; NaN if a character there is not a digit. */
+function digits(text: string, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (!(digit >= 0 && digit <= 9)) return NaN;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+/**
+ * The entities as stored: JSON with its keys in order, so that the same entities always
+ * store the same text. Most documents already send them in order (or have one), and are
+ * written as they are, without a sorted copy.
+ */
+function entitiesJson(entities: Entities): string {
+  let previous: string | undefined;
+  for (const key in entities) {
+    if (previous !== undefined && key < previous) return JSON.stringify(sortedEntities(entities));
+    previous = key;
+  }
+  return JSON.stringify(entities);
 }
 
 function sortedEntities(entities: Entities): Entities {
