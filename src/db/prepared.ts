@@ -94,9 +94,10 @@ interface CompiledRows {
 
 /**
  * A query over a list of rows (a multi-row INSERT, an `IN` list), built and compiled
- * once per engine and row count, then run with new rows. Kysely would otherwise build
- * a tree of some thirty thousand nodes and a SQL text of over a hundred kilobytes for
- * every thousand jobs ingested, and both engines would parse that text again.
+ * once per engine and row count, then run with new rows. Kysely would otherwise parse
+ * every row into its tree and compile 24,000 values into a SQL text of ~75 kB (SQLite)
+ * or ~175 kB (PostgreSQL) for every thousand jobs ingested, and both engines would
+ * parse that text again.
  *
  * `build` gets placeholder rows, each holding every one of `columns`; as with a
  * {@link PreparedQuery}, it must pass them to Kysely as values and never inspect them.
