@@ -29,16 +29,18 @@ function reported(stored: JobRow | undefined, like: JobRow): Partial<JobRow> | u
 
 describeEachEngine('jobs store', (server) => {
   const db = () => server().ctx.db.kysely;
+  /** Inserts rows in no list: these tests check the job's own columns, not the listing derived from them. */
+  const insert = (rows: JobRow[]) => db().transaction().execute((tx) => insertNewJobs(tx, rows.map((r) => ({ ...r, list: null, list_item: null }))));
 
   it('inserts new rows, returns their keys, and leaves an existing row alone', async () => {
     const project = freshProject();
     const first = row(project, sdrsJob({ job_id: 'j-1' }));
-    const inserted = await db().transaction().execute((tx) => insertNewJobs(tx, [first]));
+    const inserted = await insert([first]);
     assert.deepEqual(inserted, [{ project_id: project, job_id: 'j-1' }]);
 
     const clash = row(project, kpsJob({ job_id: 'j-1' }), { created_at: 2_000, updated_at: 2_000 });
     const other = row(project, kpsJob({ job_id: 'j-2' }));
-    const second = await db().transaction().execute((tx) => insertNewJobs(tx, [clash, other]));
+    const second = await insert([clash, other]);
     assert.deepEqual(second, [{ project_id: project, job_id: 'j-2' }]);
     assert.deepEqual(reported(await findJob(db(), project, 'j-1'), first), first);
   });
@@ -49,7 +51,7 @@ describeEachEngine('jobs store', (server) => {
       created_at: 4_102_444_800_123,
       updated_at: 4_102_444_800_456,
     });
-    await db().transaction().execute((tx) => insertNewJobs(tx, [far]));
+    await insert([far]);
     const stored = await findJob(db(), project, 'far');
     assert.deepEqual(reported(stored, far), far);
     assert.equal(typeof stored?.begin_time, 'number');
@@ -62,7 +64,7 @@ describeEachEngine('jobs store', (server) => {
     const a = freshProject();
     const b = freshProject();
     const doc = sdrsJob({ job_id: 'shared' });
-    await db().transaction().execute((tx) => insertNewJobs(tx, [row(a, doc), row(b, { ...doc, fail_reason: 'other' })]));
+    await insert([row(a, doc), row(b, { ...doc, fail_reason: 'other' })]);
     assert.equal((await findJob(db(), a, 'shared'))?.fail_reason, 'volume is error!');
     assert.equal((await findJob(db(), b, 'shared'))?.fail_reason, 'other');
     assert.equal(await findJob(db(), freshProject(), 'shared'), undefined);
@@ -74,7 +76,7 @@ describeEachEngine('jobs store', (server) => {
   it('updates the reported fields but never the key, cleared or created_at', async () => {
     const project = freshProject();
     const original = row(project, sdrsJob({ job_id: 'u-1', status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }));
-    await db().transaction().execute((tx) => insertNewJobs(tx, [original]));
+    await insert([original]);
     await db().updateTable('jobs').set({ cleared: 1 }).where('project_id', '=', project).where('job_id', '=', 'u-1').execute();
 
     const next = row(project, sdrsJob({ job_id: 'u-1' }), { cleared: 0, created_at: 9_999, updated_at: 5_000 });
@@ -90,27 +92,28 @@ describeEachEngine('jobs store', (server) => {
   it('reads, inserts and locks more keys than one statement holds', async () => {
     const project = freshProject();
     const rows = Array.from({ length: 1_201 }, (_, i) => row(project, kpsJob({ job_id: `bulk-${i}` })));
-    const inserted = await db().transaction().execute((tx) => insertNewJobs(tx, rows));
+    const inserted = await insert(rows);
     assert.equal(inserted.length, 1_201);
     const keys = rows.map((r) => ({ project_id: r.project_id, job_id: r.job_id }));
     const locked = await db().transaction().execute((tx) => lockJobs(tx, [...keys, { project_id: project, job_id: 'missing' }]));
     assert.equal(locked.length, 1_201);
     assert.equal(new Set(locked.map((r) => r.job_id)).size, 1_201);
-    const again = await db().transaction().execute((tx) => insertNewJobs(tx, rows));
+    const again = await insert(rows);
     assert.deepEqual(again, []);
+  });
+
+  it('locks the keys of several projects in one call, each stored job once, in key order', async () => {
+    const [a, b] = [freshProject(), freshProject()].sort();
+    await insert([...['x-1', 'x-2', 'x-3'].map((id) => row(a as string, sdrsJob({ job_id: id }))), row(b as string, kpsJob({ job_id: 'x-2' }))]);
+    const keys = [[b, 'x-9'], [a, 'x-3'], [b, 'x-2'], [a, 'missing'], [a, 'x-1']].map(([project_id, job_id]) => ({ project_id: project_id as string, job_id: job_id as string }));
+    const locked = await db().transaction().execute((tx) => lockJobs(tx, keys));
+    assert.deepEqual(locked.map((r) => [r.project_id, r.job_id]), [[a, 'x-1'], [a, 'x-3'], [b, 'x-2']]);
   });
 
   it('lists a project in bytewise job_id order, filtered, after the marker, up to the limit', async () => {
     const project = freshProject();
     const ids = ['b', 'B', 'a', 'A', '_', '-', '.', '0', 'Z', 'z', 'ab', 'a-b'];
-    await db()
-      .transaction()
-      .execute((tx) =>
-        insertNewJobs(
-          tx,
-          ids.map((id, i) => row(project, i % 3 === 0 ? kpsJob({ job_id: id, status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }) : sdrsJob({ job_id: id }))),
-        ),
-      );
+    await insert(ids.map((id, i) => row(project, i % 3 === 0 ? kpsJob({ job_id: id, status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }) : sdrsJob({ job_id: id }))));
     const bytewise = [...ids].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
     assert.deepEqual((await listJobs(db(), project, { limit: 100 })).map((r) => r.job_id), bytewise);
     assert.deepEqual((await listJobs(db(), project, { limit: 3 })).map((r) => r.job_id), bytewise.slice(0, 3));
@@ -128,7 +131,7 @@ describeEachEngine('jobs store', (server) => {
       return;
     }
     const project = freshProject();
-    await db().transaction().execute((tx) => insertNewJobs(tx, [row(project, sdrsJob({ job_id: 'locked' }))]));
+    await insert([row(project, sdrsJob({ job_id: 'locked' }))]);
     const key = { project_id: project, job_id: 'locked' };
     const order: string[] = [];
     let release!: () => void;

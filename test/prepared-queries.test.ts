@@ -2,13 +2,13 @@
  * Queries compiled once (src/db/prepared.ts) and the SQLite statement cache under them,
  * on both engines: each run binds its own values, in and out of a transaction; a read
  * started while a transaction is open never sees its uncommitted rows (on SQLite, where
- * reads outside a transaction skip Kysely's queue); shapes stay apart; rows come back as
- * the same objects Kysely would build.
+ * reads outside a transaction skip Kysely's queue); shapes and row counts stay apart;
+ * rows come back as the same objects Kysely would build.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { sql, type Transaction } from 'kysely';
-import { PreparedQueries, PreparedQuery } from '../src/db/prepared.js';
+import { PreparedQueries, PreparedQuery, PreparedRowsQuery } from '../src/db/prepared.js';
 import type { DB } from '../src/db/schema.js';
 import { describeEachEngine, kpsJob, putJob, sdrsJob } from './helpers.js';
 
@@ -87,6 +87,34 @@ describeEachEngine('prepared queries', (server) => {
     assert.equal(Number((await count(null))?.n), 4);
     assert.equal(Number((await count('FAIL'))?.n), 4);
     assert.equal(Number((await count('SUCCESS'))?.n), 0);
+  });
+
+  it('bind the rows of each run, each row count its own statement', async () => {
+    type Status = 'INIT' | 'RUNNING' | 'FAIL';
+    const inserted = new PreparedRowsQuery<{ project_id: string; job_id: string; status: Status }, { job_id: string }>(
+      ['project_id', 'job_id', 'status'],
+      (kysely, rows) =>
+        kysely
+          .insertInto('jobs')
+          .values(rows.map((r) => ({ ...r, service: 'sdrs' as const, job_type: 't', operation: 'create', begin_time: 1, entities: '{}', cleared: 0, created_at: 2, updated_at: 3 })))
+          .returning('job_id'),
+    );
+    const byIds = new PreparedRowsQuery<{ project_id: string; job_id: string }, { job_id: string; status: string }>(['project_id', 'job_id'], (kysely, keys) =>
+      kysely
+        .selectFrom('jobs')
+        .select(['job_id', 'status'])
+        .where('project_id', '=', (keys[0] as { project_id: string }).project_id)
+        .where('job_id', 'in', keys.map((k) => k.job_id))
+        .orderBy('job_id'),
+    );
+    const rows = (ids: string[], status: Status) => ids.map((job_id) => ({ project_id: 'prep-rows', job_id, status }));
+    assert.deepEqual(await inserted.execute(db(), rows(['r-1', 'r-2'], 'FAIL')), [{ job_id: 'r-1' }, { job_id: 'r-2' }]);
+    assert.deepEqual(await db().transaction().execute((tx) => inserted.execute(tx, rows(['r-3', 'r-4', 'r-5'], 'RUNNING'))), [{ job_id: 'r-3' }, { job_id: 'r-4' }, { job_id: 'r-5' }]);
+    assert.deepEqual(await inserted.execute(db(), rows(['r-6', 'r-7'], 'INIT')), [{ job_id: 'r-6' }, { job_id: 'r-7' }]);
+    const keys = (ids: string[]) => ids.map((job_id) => ({ project_id: 'prep-rows', job_id }));
+    assert.deepEqual(await byIds.execute(db(), keys(['r-7', 'r-1'])), [{ job_id: 'r-1', status: 'FAIL' }, { job_id: 'r-7', status: 'INIT' }]);
+    assert.deepEqual(await byIds.execute(db(), keys(['r-4', 'r-6', 'r-9'])), [{ job_id: 'r-4', status: 'RUNNING' }, { job_id: 'r-6', status: 'INIT' }]);
+    assert.deepEqual(await byIds.execute(db(), [{ project_id: 'prep-a', job_id: 'r-1' }, { project_id: 'prep-a', job_id: 'a-1' }]), [{ job_id: 'a-1', status: 'FAIL' }]);
   });
 
   it('return rows with every column, nulls included, as Kysely builds them', async () => {
