@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ServiceError } from '../errors.js';
+import { formatSdkDate, parseAuthorization, parseSdkDate } from './aksk.js';
+
+const SIG = '0123456789abcdef'.repeat(4);
+
+function refused(fn: () => unknown, reason: string): void {
+  assert.throws(fn, (error: ServiceError) => {
+    assert.equal(error.kind, 'unauthenticated');
+    assert.equal(error.message, `Incorrect IAM authentication information: ${reason}`);
+    return true;
+  });
+}
+
+describe('parseAuthorization', () => {
+  it('reads the three fields, lowercasing the header names and the signature', () => {
+    assert.deepEqual(parseAuthorization(`SDK-HMAC-SHA256 Access=AK1, SignedHeaders=Host;X-Sdk-Date, Signature=${SIG.toUpperCase()}`), {
+      access: 'AK1',
+      signedHeaders: ['host', 'x-sdk-date'],
+      signature: SIG,
+    });
+  });
+
+  it('trims spaces around the header, the fields, the = and each signed header name, but keeps inner ones in values', () => {
+    const parts = parseAuthorization(`  SDK-HMAC-SHA256   Access = A K ,SignedHeaders= host ; x-sdk-date ;content-type ,  Signature =${SIG}  `);
+    assert.equal(parts.access, 'A K');
+    assert.deepEqual(parts.signedHeaders, ['host', 'x-sdk-date', 'content-type']);
+    assert.equal(parts.signature, SIG);
+  });
+
+  it('keeps the last of a repeated field, ignores unknown ones and reads fields in any order', () => {
+    const parts = parseAuthorization(`SDK-HMAC-SHA256 Signature=${SIG}, Access=first, Extra=x=y, SignedHeaders=host, Access=second`);
+    assert.equal(parts.access, 'second');
+    assert.deepEqual(parts.signedHeaders, ['host']);
+  });
+
+  it('keeps a = inside a value', () => {
+    assert.equal(parseAuthorization(`SDK-HMAC-SHA256 Access=a=b, SignedHeaders=host, Signature=${SIG}`).access, 'a=b');
+  });
+
+  it('refuses another scheme, and the scheme without a space after it', () => {
+    refused(() => parseAuthorization(`AWS4-HMAC-SHA256 Access=a, SignedHeaders=host, Signature=${SIG}`), 'the Authorization scheme must be SDK-HMAC-SHA256');
+    refused(() => parseAuthorization(`SDK-HMAC-SHA256,Access=a, SignedHeaders=host, Signature=${SIG}`), 'the Authorization scheme must be SDK-HMAC-SHA256');
+  });
+
+  it('refuses a field without =, naming it, even when a later field has one', () => {
+    refused(() => parseAuthorization(`SDK-HMAC-SHA256 Access, SignedHeaders=host, Signature=${SIG}`), "malformed Authorization header near 'Access'");
+    refused(() => parseAuthorization(`SDK-HMAC-SHA256 Access=a, SignedHeaders=host, Signature=${SIG},`), "malformed Authorization header near ''");
+    refused(() => parseAuthorization(`SDK-HMAC-SHA256 Access=a,, SignedHeaders=host, Signature=${SIG}`), "malformed Authorization header near ''");
+  });
+
+  it('refuses a missing or empty field', () => {
+    refused(() => parseAuthorization(`SDK-HMAC-SHA256 Access=, SignedHeaders=host, Signature=${SIG}`), 'the Authorization header has no Access=<AK>');
+    refused(() => parseAuthorization(`SDK-HMAC-SHA256 Access=a, Signature=${SIG}`), 'the Authorization header has no SignedHeaders=<a;b;c>');
+    refused(() => parseAuthorization('SDK-HMAC-SHA256 Access=a, SignedHeaders=host'), 'the Authorization header has no Signature=<hex>');
+  });
+
+  it('refuses a signature that is not exactly 64 hexadecimal characters', () => {
+    for (const signature of [SIG.slice(1), SIG + '0', SIG.slice(1) + 'g', SIG.slice(1) + 'é', SIG.slice(2) + ' 0']) {
+      refused(() => parseAuthorization(`SDK-HMAC-SHA256 Access=a, SignedHeaders=host, Signature=${signature}`), 'the Signature must be 64 hexadecimal characters');
+    }
+  });
+
+  it('refuses an empty or invalid signed header name, naming the first one', () => {
+    const withNames = (names: string) => () => parseAuthorization(`SDK-HMAC-SHA256 Access=a, SignedHeaders=${names}, Signature=${SIG}`);
+    refused(withNames('host;;x-sdk-date'), "SignedHeaders holds an invalid header name ''");
+    refused(withNames('host;'), "SignedHeaders holds an invalid header name ''");
+    refused(withNames('host;x sdk;a b'), "SignedHeaders holds an invalid header name 'x sdk'");
+    refused(withNames('host;x:date'), "SignedHeaders holds an invalid header name 'x:date'");
+    refused(withNames('host;hôte'), "SignedHeaders holds an invalid header name 'hôte'");
+    assert.deepEqual(parseAuthorization(`SDK-HMAC-SHA256 Access=a, SignedHeaders=x!#$%&'*+.^_\`|~-9, Signature=${SIG}`).signedHeaders, [
+      "x!#$%&'*+.^_`|~-9",
+    ]);
+  });
+});
+
+describe('parseSdkDate', () => {
+  it('reads a UTC time', () => {
+    assert.equal(parseSdkDate('20240517T103000Z'), Date.UTC(2024, 4, 17, 10, 30, 0));
+    assert.equal(parseSdkDate('20240229T235959Z'), Date.UTC(2024, 1, 29, 23, 59, 59));
+  });
+
+  it('accepts exactly the strings formatSdkDate writes, over every edge of every field', () => {
+    // The oracle: a time is real when Date.UTC's reading of it formats back to the same text.
+    const years = [0, 1, 99, 100, 1899, 1900, 1970, 2000, 2023, 2024, 2100, 2400, 9999];
+    let accepted = 0;
+    for (const year of years) {
+      for (let month = 0; month <= 13; month++) {
+        for (let day = 0; day <= 32; day++) {
+          for (const [hour, minute, second] of [[0, 0, 0], [23, 59, 59], [24, 0, 0], [0, 60, 0], [0, 0, 60], [99, 99, 99]] as const) {
+            const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+            const text = `${pad(year, 4)}${pad(month)}${pad(day)}T${pad(hour)}${pad(minute)}${pad(second)}Z`;
+            const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+            const expected = formatSdkDate(ms) === text ? ms : undefined;
+            assert.equal(parseSdkDate(text), expected, text);
+            if (expected !== undefined) accepted += 1;
+          }
+        }
+      }
+    }
+    // The ten years from 100 on, three of them leap years (2000, 2024, 2400), two real times a day.
+    assert.equal(accepted, (10 * 365 + 3) * 2);
+  });
+
+  it('refuses other shapes: separators, lowercase letters, signs, non-ASCII digits, other lengths', () => {
+    for (const text of [
+      '2024-05-17T10:30:00Z',
+      '20240517t103000z',
+      '20240517T103000',
+      '20240517T1030000Z',
+      '20240517 103000Z',
+      '+2024051T103000Z',
+      '2024051-T103000Z',
+      '２０２４0517T103000Z',
+      '20240517T10300 Z',
+      '',
+    ]) {
+      assert.equal(parseSdkDate(text), undefined, text);
+    }
+  });
+});
