@@ -10,7 +10,7 @@
  * requests that mean the same thing sign the same, and two that mean different things
  * cannot share a signature.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError, quote } from '../errors.js';
 import type { Principal } from './principal.js';
@@ -217,8 +217,12 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
 }
 
 function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+  // The one-shot hash: a Hash object per call cost twice as much.
+  return hash('sha256', data, 'hex');
 }
+
+/** The payload hash of every request without a body (GET, DELETE), computed once. */
+const EMPTY_SHA256 = sha256Hex('');
 
 /** The pieces that make up a canonical request, all already canonical. */
 export interface CanonicalParts {
@@ -255,7 +259,8 @@ function splitUrl(url: string): { path: string; query: string } {
 function payloadHash(headers: IncomingHttpHeaders, body: Buffer): string {
   // Any other value the client put in the header is ignored: the body's real hash is what
   // it must have signed, so a wrong one can only fail.
-  return headerValue(headers, 'x-sdk-content-sha256') === UNSIGNED_PAYLOAD ? UNSIGNED_PAYLOAD : sha256Hex(body);
+  if (headerValue(headers, 'x-sdk-content-sha256') === UNSIGNED_PAYLOAD) return UNSIGNED_PAYLOAD;
+  return body.length === 0 ? EMPTY_SHA256 : sha256Hex(body);
 }
 
 /** The canonical request of an incoming request under the given signed-header list. */
