@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ServiceError } from '../errors.js';
-import { formatSdkDate, parseAuthorization, parseSdkDate } from './aksk.js';
+import { canonicalQuery, canonicalUri, formatSdkDate, parseAuthorization, parseSdkDate, signingEncode } from './aksk.js';
 
 const SIG = '0123456789abcdef'.repeat(4);
 
@@ -118,5 +118,129 @@ describe('parseSdkDate', () => {
     ]) {
       assert.equal(parseSdkDate(text), undefined, text);
     }
+  });
+});
+
+/** API.md §4's recipe for the canonical URI, word for word. */
+function recipeUri(rawPath: string): string {
+  const uri = rawPath
+    .split('/')
+    .map((segment) => signingEncode(decodeURIComponent(segment)))
+    .join('/');
+  return uri.endsWith('/') ? uri : uri + '/';
+}
+
+/** API.md §4's recipe for the canonical query, word for word (`+` read as a space first). */
+function recipeQuery(rawQuery: string): string {
+  const pairs = rawQuery
+    .split('&')
+    .filter((part) => part !== '')
+    .map((part) => {
+      const at = part.indexOf('=');
+      const [key, value] = at < 0 ? [part, ''] : [part.slice(0, at), part.slice(at + 1)];
+      return [signingEncode(decodeURIComponent(key.replace(/\+/g, ' '))), signingEncode(decodeURIComponent(value.replace(/\+/g, ' ')))] as const;
+    });
+  pairs.sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
+  return pairs.map(([key, value]) => `${key}=${value}`).join('&');
+}
+
+/** Deterministic pseudo-random strings over the characters that matter to the canonical forms. */
+function* samples(count: number, alphabet: readonly string[]): Generator<string> {
+  let seed = 42;
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  for (let i = 0; i < count; i++) {
+    let text = '';
+    for (let length = next(12); length > 0; length--) text += alphabet[next(alphabet.length)];
+    yield text;
+  }
+}
+
+const PIECES = ['a', 'Z', '0', '-', '_', '.', '~', '/', '&', '=', '+', ' ', '*', "'", '(', '!', '%20', '%2F', '%2a', '%7E', '%C3%A9', 'é', '✓', '%', '%zz'];
+
+describe('canonicalUri', () => {
+  it('leaves segments of unreserved characters as they are and adds the trailing slash once', () => {
+    assert.equal(canonicalUri('/v1/proj-a/task-center/failure-jobs'), '/v1/proj-a/task-center/failure-jobs/');
+    assert.equal(canonicalUri('/v1/a_b.c~d/'), '/v1/a_b.c~d/');
+    assert.equal(canonicalUri('/'), '/');
+    assert.equal(canonicalUri(''), '/');
+  });
+
+  it('keeps empty segments', () => {
+    assert.equal(canonicalUri('//v1//x'), '//v1//x/');
+  });
+
+  it('decodes then re-encodes percent-encoded and non-ASCII segments, keeping an encoded slash inside its segment', () => {
+    assert.equal(canonicalUri('/v1/a%2fb/%7e/%2a'), '/v1/a%2Fb/~/%2A/');
+    assert.equal(canonicalUri('/v1/caf%C3%A9/café/✓'), '/v1/caf%C3%A9/caf%C3%A9/%E2%9C%93/');
+    assert.equal(canonicalUri("/v1/a b+c*(!)'"), "/v1/a%20b%2Bc%2A%28%21%29%27/");
+  });
+
+  it('refuses a segment that is not valid percent-encoded UTF-8, naming it', () => {
+    refused(() => canonicalUri('/v1/ok/%C3'), "the path segment '%C3' is not valid percent-encoded UTF-8");
+    refused(() => canonicalUri('/v1/%zz/ok'), "the path segment '%zz' is not valid percent-encoded UTF-8");
+  });
+
+  it('agrees with the recipe on many mixed paths', () => {
+    let compared = 0;
+    for (const path of samples(3000, PIECES)) {
+      let expected: string | undefined;
+      try {
+        expected = recipeUri('/' + path);
+      } catch {
+        assert.throws(() => canonicalUri('/' + path), /is not valid percent-encoded UTF-8/);
+        continue;
+      }
+      assert.equal(canonicalUri('/' + path), expected, path);
+      compared += 1;
+    }
+    assert.ok(compared > 1000, `only ${compared} valid paths`);
+  });
+});
+
+describe('canonicalQuery', () => {
+  it('sorts by key, then by value for a repeated key', () => {
+    assert.equal(canonicalQuery('limit=10&offset=0&a=2&a=10&a=1'), 'a=1&a=10&a=2&limit=10&offset=0');
+  });
+
+  it('reads a key without = and a key with = but nothing after it as an empty value', () => {
+    assert.equal(canonicalQuery('b&a='), 'a=&b=');
+    assert.equal(canonicalQuery('=x'), '=x');
+  });
+
+  it('keeps a = inside a value, skips empty pairs, and reads an empty query as empty', () => {
+    assert.equal(canonicalQuery('a=b=c'), 'a=b%3Dc');
+    assert.equal(canonicalQuery('&&x=1&&y=2&'), 'x=1&y=2');
+    assert.equal(canonicalQuery(''), '');
+    assert.equal(canonicalQuery('&'), '');
+  });
+
+  it('decodes then re-encodes keys and values, + as a space, sorting by the encoded forms', () => {
+    assert.equal(canonicalQuery('name=caf%C3%A9&name=café&x=a+b%2Bc'), 'name=caf%C3%A9&name=caf%C3%A9&x=a%20b%2Bc');
+    // %7e decodes to ~, which sorts after b once re-encoded, though '%' sorts before it.
+    assert.equal(canonicalQuery('%7e=%7E&b[]=2&b%5B%5D=1'), 'b%5B%5D=1&b%5B%5D=2&~=~');
+  });
+
+  it('refuses a key or value that is not valid percent-encoded UTF-8, naming it', () => {
+    refused(() => canonicalQuery('ok=1&%E0%A4=2'), "the query parameter '%E0%A4' is not valid percent-encoded UTF-8");
+    refused(() => canonicalQuery('ok=1&x=%zz'), "the query value '%zz' is not valid percent-encoded UTF-8");
+  });
+
+  it('agrees with the recipe on many mixed queries', () => {
+    let compared = 0;
+    for (const query of samples(3000, PIECES)) {
+      let expected: string | undefined;
+      try {
+        expected = recipeQuery(query);
+      } catch {
+        assert.throws(() => canonicalQuery(query), /is not valid percent-encoded UTF-8/);
+        continue;
+      }
+      assert.equal(canonicalQuery(query), expected, query);
+      compared += 1;
+    }
+    assert.ok(compared > 1000, `only ${compared} valid queries`);
   });
 });

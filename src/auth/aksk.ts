@@ -179,12 +179,31 @@ function decode(text: string, what: string): string {
   }
 }
 
+/** What the signing encoding keeps as it is. */
+const UNRESERVED = asciiSet(DIGITS + 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_.~');
+
+// Text of unreserved characters only is its own canonical form (decoding and re-encoding
+// leave it as it is), and it is nearly every segment, key and value a client sends: the
+// two below skip both steps for it.
+
+function canonicalSegment(raw: string): string {
+  return every(raw, UNRESERVED) ? raw : signingEncode(decode(raw, 'path segment'));
+}
+
+function canonicalQueryPart(raw: string, what: string): string {
+  return every(raw, UNRESERVED) ? raw : signingEncode(decode(raw.replace(/\+/g, ' '), what));
+}
+
 /** The canonical URI of a raw path: each segment decoded and re-encoded, with a trailing `/`. */
 export function canonicalUri(rawPath: string): string {
-  const uri = rawPath
-    .split('/')
-    .map((segment) => signingEncode(decode(segment, 'path segment')))
-    .join('/');
+  let uri = '';
+  for (let start = 0; ; ) {
+    const slash = rawPath.indexOf('/', start);
+    uri += canonicalSegment(rawPath.slice(start, slash < 0 ? rawPath.length : slash));
+    if (slash < 0) break;
+    uri += '/';
+    start = slash + 1;
+  }
   return uri.endsWith('/') ? uri : uri + '/';
 }
 
@@ -195,19 +214,27 @@ export function canonicalUri(rawPath: string): string {
  */
 export function canonicalQuery(rawQuery: string): string {
   const pairs: [string, string][] = [];
-  for (const part of rawQuery.split('&')) {
-    if (part === '') continue;
-    const at = part.indexOf('=');
-    const key = at < 0 ? part : part.slice(0, at);
-    const value = at < 0 ? '' : part.slice(at + 1);
-    pairs.push([
-      signingEncode(decode(key.replace(/\+/g, ' '), 'query parameter')),
-      signingEncode(decode(value.replace(/\+/g, ' '), 'query value')),
-    ]);
+  for (let start = 0; start < rawQuery.length; ) {
+    const amp = rawQuery.indexOf('&', start);
+    const end = amp < 0 ? rawQuery.length : amp;
+    if (end > start) {
+      const at = rawQuery.indexOf('=', start);
+      const hasValue = at >= 0 && at < end;
+      pairs.push([
+        canonicalQueryPart(rawQuery.slice(start, hasValue ? at : end), 'query parameter'),
+        hasValue ? canonicalQueryPart(rawQuery.slice(at + 1, end), 'query value') : '',
+      ]);
+    }
+    start = end + 1;
   }
   // Plain code-unit order, as every SDK sorts; localeCompare would depend on the locale.
-  pairs.sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
-  return pairs.map(([key, value]) => `${key}=${value}`).join('&');
+  if (pairs.length > 1) pairs.sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
+  let query = '';
+  for (let i = 0; i < pairs.length; i++) {
+    const [key, value] = pairs[i] as [string, string];
+    query += (i === 0 ? '' : '&') + key + '=' + value;
+  }
+  return query;
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -237,7 +264,7 @@ export interface CanonicalParts {
 
 /** Method, URI, query, headers block, signed-header list and payload hash, joined by `\n`. */
 export function canonicalRequest(parts: CanonicalParts): string {
-  return [parts.method, parts.uri, parts.query, parts.headers, parts.signedHeaders, parts.payloadHash].join('\n');
+  return `${parts.method}\n${parts.uri}\n${parts.query}\n${parts.headers}\n${parts.signedHeaders}\n${parts.payloadHash}`;
 }
 
 /** `SDK-HMAC-SHA256\n<X-Sdk-Date>\n<hex sha256 of the canonical request>`. */
