@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { ServiceError } from '../errors.js';
-import { canonicalQuery, canonicalUri, formatSdkDate, parseAuthorization, parseSdkDate, signingEncode } from './aksk.js';
+import { canonicalQuery, canonicalRequestOf, canonicalUri, formatSdkDate, parseAuthorization, parseSdkDate, signingEncode } from './aksk.js';
 
 const SIG = '0123456789abcdef'.repeat(4);
 
@@ -242,5 +243,33 @@ describe('canonicalQuery', () => {
       compared += 1;
     }
     assert.ok(compared > 1000, `only ${compared} valid queries`);
+  });
+});
+
+describe('canonicalRequestOf', () => {
+  const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+  const request = (headers: Record<string, string | string[]>, body = '') => ({
+    method: 'get',
+    url: '/v1/p/jobs?b=2&a=1',
+    headers: { host: 'h:1', 'x-sdk-date': '20240517T103000Z', ...headers },
+    body: Buffer.from(body),
+  });
+
+  it('lists each signed header in the given order, trimmed at both ends but with its inner spaces, and hashes an empty body', () => {
+    const canonical = canonicalRequestOf(request({ 'x-note': '  a  b\tc  ', 'x-many': ['1', ' 2 '] }), ['x-sdk-date', 'host', 'x-note', 'x-many']);
+    assert.equal(canonical, `GET\n/v1/p/jobs/\na=1&b=2\nx-sdk-date:20240517T103000Z\nhost:h:1\nx-note:a  b\tc\nx-many:1, 2\n\nx-sdk-date;host;x-note;x-many\n${EMPTY_SHA256}`);
+  });
+
+  it('hashes the raw body bytes, or says UNSIGNED-PAYLOAD when the client opted out', () => {
+    const body = '{"a": "é"}';
+    const hashed = createHash('sha256').update(Buffer.from(body)).digest('hex');
+    assert.ok(canonicalRequestOf(request({}, body), ['host']).endsWith(`\nhost\n${hashed}`));
+    assert.ok(canonicalRequestOf(request({ 'x-sdk-content-sha256': 'UNSIGNED-PAYLOAD' }, body), ['host']).endsWith('\nhost\nUNSIGNED-PAYLOAD'));
+    assert.ok(canonicalRequestOf(request({ 'x-sdk-content-sha256': 'not-a-hash' }, body), ['host']).endsWith(`\nhost\n${hashed}`));
+    assert.ok(canonicalRequestOf(request({}), ['host']).endsWith(`\nhost\n${EMPTY_SHA256}`));
+  });
+
+  it('refuses a signed header the request does not have', () => {
+    refused(() => canonicalRequestOf(request({}), ['host', 'x-missing']), "the signed header 'x-missing' is not in the request");
   });
 });
