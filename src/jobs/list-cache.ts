@@ -27,9 +27,13 @@ interface PendingRead {
 }
 
 function pendingRead(): PendingRead {
-  const read: Partial<PendingRead> = {};
-  const promise = new Promise<number>((resolve, reject) => Object.assign(read, { resolve, reject }));
-  return { ...(read as Omit<PendingRead, 'promise'>), promise };
+  let resolve!: PendingRead['resolve'];
+  let reject!: PendingRead['reject'];
+  const promise = new Promise<number>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }
 
 /** What a kept entry costs beyond its body and key: the Map slot, the entry, the Buffer. */

@@ -9,7 +9,7 @@ import { ServiceError, quote } from '../errors.js';
 import type { ListCache } from '../jobs/list-cache.js';
 import { ListChanges, sdrsBucket } from '../jobs/listing.js';
 import { recordListChanges } from '../jobs/listing.store.js';
-import { pageOf } from '../paging.js';
+import { pageOf, type Page } from '../paging.js';
 import { failureJobListJson, toJobStatus } from './sdrs.presenter.js';
 import { operationOf, type JobStatusView, type ListFailureJobsQuery } from './sdrs.schema.js';
 import {
@@ -46,15 +46,15 @@ export class SdrsService {
    */
   async listFailureJobs(projectId: string, query: ListFailureJobsQuery): Promise<Buffer | string> {
     const { failure_status, resource_type, server_group_id, resource_name } = query;
-    const { limit, offset } = pageOf(query);
+    const page = pageOf(query);
     return this.pages.page(
       projectId,
-      JSON.stringify(['sdrs failures', projectId, failure_status, resource_type, server_group_id, resource_name, limit, offset]),
-      () => this.#renderFailureJobs(projectId, query),
+      JSON.stringify(['sdrs failures', projectId, failure_status, resource_type, server_group_id, resource_name, page.limit, page.offset]),
+      () => this.#renderFailureJobs(projectId, query, page),
     );
   }
 
-  async #renderFailureJobs(projectId: string, query: ListFailureJobsQuery): Promise<string> {
+  async #renderFailureJobs(projectId: string, query: ListFailureJobsQuery, page: Page): Promise<string> {
     const scope = scopeOf(query);
     const narrowing = {
       operation: query.failure_status === undefined ? undefined : operationOf(query.failure_status),
@@ -64,7 +64,7 @@ export class SdrsService {
       narrowing.nameContains === undefined
         ? sdrsBucket({ resourceType: scope.kind === 'type' ? scope.resourceType : undefined, serverGroupId: scope.serverGroupId, operation: narrowing.operation })
         : undefined;
-    const { items, count } = await listFailurePage(this.db.kysely, projectId, scope, narrowing, pageOf(query), bucket);
+    const { items, count } = await listFailurePage(this.db.kysely, projectId, scope, narrowing, page, bucket);
     return failureJobListJson(items, count);
   }
 
