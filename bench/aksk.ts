@@ -48,9 +48,7 @@ const body = JSON.stringify({ job_id: 'x', service: 'sdrs', fail_reason: 'y'.rep
 const now = Date.now();
 function signed(i: number, method: 'GET' | 'PUT'): AuthRequest {
   const url =
-    method === 'GET'
-      ? `/v1/proj-a/task-center/failure-jobs?limit=10&offset=${i}&resource_name=name%20${i}`
-      : `/taskcenter/v1/projects/proj-a/jobs/job-${i}`;
+    method === 'GET' ? `/v1/proj-a/task-center/failure-jobs?limit=10&offset=${i}&resource_name=name%20${i}` : `/taskcenter/v1/projects/proj-a/jobs/job-${i}`;
   const headers = signRequest(
     { method, url, host: HOST, headers: { 'content-type': 'application/json', 'x-project-id': 'proj-a' }, ...(method === 'PUT' ? { body } : {}) },
     KEY,
@@ -88,8 +86,10 @@ await app.ready();
 const M = Math.max(100, Math.floor(N / 10));
 const list = '/v1/proj-a/task-center/failure-jobs?limit=10';
 console.log('whole request through the app (inject, empty list, no sockets):');
-await time('  ListFailureJobs with X-Auth-Token', Array.from({ length: M }, () => 0), () =>
-  app.inject({ method: 'GET', url: list, headers: { host: HOST, 'x-auth-token': TOKEN } }),
+await time(
+  '  ListFailureJobs with X-Auth-Token',
+  Array.from({ length: M }, () => 0),
+  () => app.inject({ method: 'GET', url: list, headers: { host: HOST, 'x-auth-token': TOKEN } }),
 );
 // Signed up front: the timing is the server's, not the client's signing.
 const signedLists = Array.from({ length: M }, () => signRequest({ method: 'GET', url: list, host: HOST, headers: { 'x-project-id': 'proj-a' } }, KEY));

@@ -88,7 +88,11 @@ async function explain(query: Captured): Promise<string> {
   if (ctx.db.engine === 'sqlite') {
     const file = new SQLite(flags.db!.slice('sqlite:'.length), { readonly: true });
     try {
-      const rows = file.prepare(`explain query plan ${query.text}`).all(...(query.values as unknown[][]).flat()) as { id: number; parent: number; detail: string }[];
+      const rows = file.prepare(`explain query plan ${query.text}`).all(...(query.values as unknown[][]).flat()) as {
+        id: number;
+        parent: number;
+        detail: string;
+      }[];
       const depth = new Map<number, number>([[0, 0]]);
       return rows
         .map((r) => {

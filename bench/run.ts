@@ -126,7 +126,13 @@ function fingerprint(): string {
   const hash = createHash('sha256');
   for (const source of DATA_SOURCES) {
     const path = join(ROOT, source);
-    const files = existsSync(path) && !source.endsWith('.js') ? readdirSync(path).filter((f) => f.endsWith('.js')).sort().map((f) => join(path, f)) : [path];
+    const files =
+      existsSync(path) && !source.endsWith('.js')
+        ? readdirSync(path)
+            .filter((f) => f.endsWith('.js'))
+            .sort()
+            .map((f) => join(path, f))
+        : [path];
     for (const file of files) hash.update(file).update(existsSync(file) ? readFileSync(file) : 'missing');
   }
   return hash.digest('hex').slice(0, 16);
@@ -286,11 +292,21 @@ async function waitForHealth(base: string): Promise<void> {
 }
 
 /** Starts `taskcenter serve` on a free port (under the CPU profiler when `profile` names a folder); resolves once it answers /healthz. */
-async function startServer(url: string, credentials: string, port: number, serveFlags: readonly string[], profile?: string): Promise<{ child: ChildProcess; base: string }> {
+async function startServer(
+  url: string,
+  credentials: string,
+  port: number,
+  serveFlags: readonly string[],
+  profile?: string,
+): Promise<{ child: ChildProcess; base: string }> {
   const node = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
-  const child = spawn(process.execPath, [...node, BIN, 'serve', '--db', url, '--port', String(port), '--credentials', credentials, '--log-level', 'warn', ...serveFlags], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...node, BIN, 'serve', '--db', url, '--port', String(port), '--credentials', credentials, '--log-level', 'warn', ...serveFlags],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const base = `http://127.0.0.1:${port}`;
   await waitForHealth(base);
   return { child, base };
@@ -356,10 +372,7 @@ function sdkSignedHeaders(url: string): Record<string, string> {
   };
   const parsed = new URL(url);
   const queryParams = Object.fromEntries(parsed.searchParams.entries());
-  return AKSKSigner.sign(
-    { method: 'GET', endpoint: `${parsed.origin}${parsed.pathname}`, headers: {}, queryParams },
-    { getAk: () => AK, getSk: () => SK },
-  );
+  return AKSKSigner.sign({ method: 'GET', endpoint: `${parsed.origin}${parsed.pathname}`, headers: {}, queryParams }, { getAk: () => AK, getSk: () => SK });
 }
 
 interface Scenario {
@@ -520,7 +533,9 @@ async function measureIngest(engine: Engine, jobs: number, url: string, servers:
       peakRssMb: peakRssMb(child.pid),
       errors: result.errors + result.non2xx,
     });
-    log(`${engine} ${jobs} ${INGEST}: ${(result.rps * 1000).toFixed(0)} jobs/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.cpuUs.toFixed(0)} µs server CPU/request`);
+    log(
+      `${engine} ${jobs} ${INGEST}: ${(result.rps * 1000).toFixed(0)} jobs/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.cpuUs.toFixed(0)} µs server CPU/request`,
+    );
   } finally {
     await servers.close();
     await removeProject(url, project);
@@ -580,7 +595,10 @@ function summarizeProfile(profile: CpuProfile, top = 20): string {
     const key = `${frame.functionName || '(anonymous)'} ${where}${where === '' ? '' : `:${frame.lineNumber + 1}`}`;
     self.set(key, (self.get(key) ?? 0) + dt);
   });
-  const lines = [...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([key, t]) => `| ${((100 * t) / total).toFixed(1)}% | \`${key}\` |`);
+  const lines = [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([key, t]) => `| ${((100 * t) / total).toFixed(1)}% | \`${key}\` |`);
   return ['| share of busy time | function (self time) |', '| --- | --- |', ...lines].join('\n');
 }
 
@@ -598,7 +616,9 @@ for (const engine of engines) {
   for (const jobs of sizes) {
     const url = await ensureDataset(engine, jobs);
     const targets = await findTargets(url);
-    log(`${engine} ${jobs}: sdrs project ${targets.sdrsProject} (${targets.sdrsFailures} group-level failures), kps project ${targets.kpsProject} (${targets.kpsFailures} failed tasks)`);
+    log(
+      `${engine} ${jobs}: sdrs project ${targets.sdrsProject} (${targets.sdrsFailures} group-level failures), kps project ${targets.kpsProject} (${targets.kpsFailures} failed tasks)`,
+    );
     const servers = new Servers(url, credentials, `${engine}-${jobs}`, port);
     port += 100;
     try {
@@ -613,7 +633,9 @@ for (const engine of engines) {
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(join(RESULTS, `${date}.json`), JSON.stringify({ date, machine, duration, warmup, connections, rows }, null, 2) + '\n');
-process.stdout.write(`\nMachine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}; ${connections} connections, ${warmup} s warm-up, ${duration} s per run\n\n`);
+process.stdout.write(
+  `\nMachine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}; ${connections} connections, ${warmup} s warm-up, ${duration} s per run\n\n`,
+);
 process.stdout.write(table(rows) + '\n');
 process.stdout.write(`\nSaved bench/results/${date}.json\n`);
 if (flags.profile) {

@@ -37,6 +37,6 @@ export class ServiceError extends Error {
 
 /** Quotes a caller's value for a message, cut short so a message stays readable. */
 export function quote(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   return `'${text.length > 64 ? text.slice(0, 61) + '...' : text}'`;
 }

@@ -109,7 +109,10 @@ describe('checkJson', () => {
     const error = refusal(() => checkJson(JobDocument, { ...doc, end_time: 'yesterday' }));
     assert.equal(error.field, 'end_time');
     assert.match(error.message, /^end_time must match \^\\d\{4\}-.*, got 'yesterday'$/);
-    assert.equal(refusal(() => checkJson(JobDocument, { ...doc, error_code: 'x'.repeat(129) })).message.slice(0, 40), 'error_code must be 0 to 128 characters, ');
+    assert.equal(
+      refusal(() => checkJson(JobDocument, { ...doc, error_code: 'x'.repeat(129) })).message.slice(0, 40),
+      'error_code must be 0 to 128 characters, ',
+    );
     assert.equal(refusal(() => checkJson(Type.Object({ n: Nullable(Type.Integer()) }), { n: 'x' })).message, "n must be an integer, got 'x'");
   });
 
@@ -127,7 +130,10 @@ describe('checkJson', () => {
     assert.equal(refusal(() => checkJson(JobDocument, { ...doc, job_type: '' })).message, "job_type must be 1 to 128 characters, got ''");
     assert.equal(refusal(() => checkJson(JobDocument, null)).message, "request body must be an object, got 'null'");
     assert.equal(refusal(() => checkJson(JobDocument, undefined)).message, 'request body is required');
-    assert.equal(refusal(() => checkJson(Timestamp, '2019')).message, "request body must match ^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$, got '2019'");
+    assert.equal(
+      refusal(() => checkJson(Timestamp, '2019')).message,
+      "request body must match ^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$, got '2019'",
+    );
   });
 
   it('says how many items an array may hold', () => {

@@ -127,14 +127,15 @@ export function checkJson<T>(schema: TSchema, value: unknown, prefix = ''): T {
  */
 function innermost(error: ValueError): ValueError {
   if (error.type !== ValueErrorType.Union || error.value === null || literals(error.schema as JsonSchema) !== null) return error;
-  const branches = error.errors
-    .map((branch) => branch.First())
-    .filter((e): e is ValueError => e !== undefined && (e.schema as JsonSchema).type !== 'null');
+  const branches = error.errors.map((branch) => branch.First()).filter((e): e is ValueError => e !== undefined && (e.schema as JsonSchema).type !== 'null');
   return branches.length === 1 && branches[0] !== undefined ? innermost(branches[0]) : error;
 }
 
 function joinPath(prefix: string, pointer: string): string {
-  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let out = prefix;
   for (const part of parts) out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
   return out;
@@ -156,7 +157,8 @@ function describeJsonError(field: string, error: ValueError): string {
   if (schema.type === 'array' && Array.isArray(error.value)) {
     return `${name} must hold ${schema.minItems ?? 0} to ${schema.maxItems ?? 'any number of'} items, got ${error.value.length}`;
   }
-  const expected = schema.description ?? (schema.anyOf !== undefined ? schema.anyOf.map((s) => s.type ?? 'value').join(' or ') : schema.type ?? 'a valid value');
+  const expected =
+    schema.description ?? (schema.anyOf !== undefined ? schema.anyOf.map((s) => s.type ?? 'value').join(' or ') : (schema.type ?? 'a valid value'));
   return `${name} must be ${article(expected)}, got ${quote(error.value)}`;
 }
 

@@ -282,7 +282,11 @@ export async function reportJobs(app: FastifyInstance, projectId: string, jobs: 
   });
   assert.equal(response.statusCode, 200, response.body);
   const results = response.json().results as { result: string; error?: unknown }[];
-  assert.deepEqual(results.map((r) => r.result), jobs.map(() => 'created'), JSON.stringify(results));
+  assert.deepEqual(
+    results.map((r) => r.result),
+    jobs.map(() => 'created'),
+    JSON.stringify(results),
+  );
 }
 
 /** Asserts a 32-hex X-Request-Id header and returns it. */
@@ -293,7 +297,12 @@ export function requestIdOf(headers: Record<string, unknown>): string {
 }
 
 /** Asserts a KPS-dialect error: this status, a request id, and exactly `{"error_code", "error_msg"}` with this code and a matching message. */
-export function assertKpsError(response: { statusCode: number; body: string; headers: Record<string, unknown> }, status: number, code: string, message: RegExp): void {
+export function assertKpsError(
+  response: { statusCode: number; body: string; headers: Record<string, unknown> },
+  status: number,
+  code: string,
+  message: RegExp,
+): void {
   assert.equal(response.statusCode, status, response.body);
   requestIdOf(response.headers);
   const body = JSON.parse(response.body) as Record<string, unknown>;

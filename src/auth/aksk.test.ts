@@ -59,7 +59,10 @@ describe('parseAuthorization', () => {
 
   it('refuses a signature that is not exactly 64 hexadecimal characters', () => {
     for (const signature of [SIG.slice(1), SIG + '0', SIG.slice(1) + 'g', SIG.slice(1) + 'é', SIG.slice(2) + ' 0']) {
-      refused(() => parseAuthorization(`SDK-HMAC-SHA256 Access=a, SignedHeaders=host, Signature=${signature}`), 'the Signature must be 64 hexadecimal characters');
+      refused(
+        () => parseAuthorization(`SDK-HMAC-SHA256 Access=a, SignedHeaders=host, Signature=${signature}`),
+        'the Signature must be 64 hexadecimal characters',
+      );
     }
   });
 
@@ -70,9 +73,7 @@ describe('parseAuthorization', () => {
     refused(withNames('host;x sdk;a b'), "SignedHeaders holds an invalid header name 'x sdk'");
     refused(withNames('host;x:date'), "SignedHeaders holds an invalid header name 'x:date'");
     refused(withNames('host;hôte'), "SignedHeaders holds an invalid header name 'hôte'");
-    assert.deepEqual(parseAuthorization(`SDK-HMAC-SHA256 Access=a, SignedHeaders=x!#$%&'*+.^_\`|~-9, Signature=${SIG}`).signedHeaders, [
-      "x!#$%&'*+.^_`|~-9",
-    ]);
+    assert.deepEqual(parseAuthorization(`SDK-HMAC-SHA256 Access=a, SignedHeaders=x!#$%&'*+.^_\`|~-9, Signature=${SIG}`).signedHeaders, ["x!#$%&'*+.^_`|~-9"]);
   });
 });
 
@@ -89,7 +90,14 @@ describe('parseSdkDate', () => {
     for (const year of years) {
       for (let month = 0; month <= 13; month++) {
         for (let day = 0; day <= 32; day++) {
-          for (const [hour, minute, second] of [[0, 0, 0], [23, 59, 59], [24, 0, 0], [0, 60, 0], [0, 0, 60], [99, 99, 99]] as const) {
+          for (const [hour, minute, second] of [
+            [0, 0, 0],
+            [23, 59, 59],
+            [24, 0, 0],
+            [0, 60, 0],
+            [0, 0, 60],
+            [99, 99, 99],
+          ] as const) {
             const pad = (n: number, width = 2) => String(n).padStart(width, '0');
             const text = `${pad(year, 4)}${pad(month)}${pad(day)}T${pad(hour)}${pad(minute)}${pad(second)}Z`;
             const ms = Date.UTC(year, month - 1, day, hour, minute, second);
@@ -176,7 +184,7 @@ describe('canonicalUri', () => {
   it('decodes then re-encodes percent-encoded and non-ASCII segments, keeping an encoded slash inside its segment', () => {
     assert.equal(canonicalUri('/v1/a%2fb/%7e/%2a'), '/v1/a%2Fb/~/%2A/');
     assert.equal(canonicalUri('/v1/caf%C3%A9/café/✓'), '/v1/caf%C3%A9/caf%C3%A9/%E2%9C%93/');
-    assert.equal(canonicalUri("/v1/a b+c*(!)'"), "/v1/a%20b%2Bc%2A%28%21%29%27/");
+    assert.equal(canonicalUri("/v1/a b+c*(!)'"), '/v1/a%20b%2Bc%2A%28%21%29%27/');
   });
 
   it('refuses a segment that is not valid percent-encoded UTF-8, naming it', () => {
@@ -257,7 +265,10 @@ describe('canonicalRequestOf', () => {
 
   it('lists each signed header in the given order, trimmed at both ends but with its inner spaces, and hashes an empty body', () => {
     const canonical = canonicalRequestOf(request({ 'x-note': '  a  b\tc  ', 'x-many': ['1', ' 2 '] }), ['x-sdk-date', 'host', 'x-note', 'x-many']);
-    assert.equal(canonical, `GET\n/v1/p/jobs/\na=1&b=2\nx-sdk-date:20240517T103000Z\nhost:h:1\nx-note:a  b\tc\nx-many:1, 2\n\nx-sdk-date;host;x-note;x-many\n${EMPTY_SHA256}`);
+    assert.equal(
+      canonical,
+      `GET\n/v1/p/jobs/\na=1&b=2\nx-sdk-date:20240517T103000Z\nhost:h:1\nx-note:a  b\tc\nx-many:1, 2\n\nx-sdk-date;host;x-note;x-many\n${EMPTY_SHA256}`,
+    );
   });
 
   it('hashes the raw body bytes, or says UNSIGNED-PAYLOAD when the client opted out', () => {

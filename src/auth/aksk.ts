@@ -72,7 +72,7 @@ const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 /** Text that the signing encoding keeps as it is (and that decoding leaves as it is). */
 const UNRESERVED = /^[A-Za-z0-9._~-]*$/;
 /** A path of such segments only. */
-const UNRESERVED_PATH = /^[A-Za-z0-9._~\/-]*$/;
+const UNRESERVED_PATH = /^[A-Za-z0-9._~/-]*$/;
 
 /** Parses the Authorization header; throws `unauthenticated` saying what is wrong with it. */
 export function parseAuthorization(value: string): AuthorizationParts {
@@ -83,7 +83,7 @@ export function parseAuthorization(value: string): AuthorizationParts {
   let access: string | undefined;
   let signed: string | undefined;
   let signature: string | undefined;
-  for (let start = ALGORITHM.length; start <= text.length; ) {
+  for (let start = ALGORITHM.length; start <= text.length;) {
     const comma = text.indexOf(',', start);
     const end = comma < 0 ? text.length : comma;
     const at = text.indexOf('=', start);
@@ -99,9 +99,12 @@ export function parseAuthorization(value: string): AuthorizationParts {
   if (!signature) throw unauthenticated('the Authorization header has no Signature=<hex>');
   if (!SIGNATURE.test(signature)) throw unauthenticated('the Signature must be 64 hexadecimal characters');
   const signedHeaders: string[] = [];
-  for (let start = 0; ; ) {
+  for (let start = 0; ;) {
     const semicolon = signed.indexOf(';', start);
-    const name = signed.slice(start, semicolon < 0 ? signed.length : semicolon).trim().toLowerCase();
+    const name = signed
+      .slice(start, semicolon < 0 ? signed.length : semicolon)
+      .trim()
+      .toLowerCase();
     if (!HEADER_NAME.test(name)) throw unauthenticated(`SignedHeaders holds an invalid header name ${quote(name)}`);
     signedHeaders.push(name);
     if (semicolon < 0) break;
@@ -149,7 +152,10 @@ export function parseSdkDate(value: string): number | undefined {
 
 /** Epoch milliseconds → `YYYYMMDDTHHMMSSZ`. */
 export function formatSdkDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**
@@ -184,7 +190,7 @@ function canonicalQueryPart(raw: string, what: string): string {
 export function canonicalUri(rawPath: string): string {
   if (UNRESERVED_PATH.test(rawPath)) return rawPath.endsWith('/') ? rawPath : rawPath + '/';
   let uri = '';
-  for (let start = 0; ; ) {
+  for (let start = 0; ;) {
     const slash = rawPath.indexOf('/', start);
     uri += canonicalSegment(rawPath.slice(start, slash < 0 ? rawPath.length : slash));
     if (slash < 0) break;
@@ -201,7 +207,7 @@ export function canonicalUri(rawPath: string): string {
  */
 export function canonicalQuery(rawQuery: string): string {
   const pairs: [string, string][] = [];
-  for (let start = 0; start < rawQuery.length; ) {
+  for (let start = 0; start < rawQuery.length;) {
     const amp = rawQuery.indexOf('&', start);
     const end = amp < 0 ? rawQuery.length : amp;
     if (end > start) {
@@ -339,9 +345,7 @@ export class AkskVerifier {
     const strikes = this.#strikes.get(auth.access);
     if (strikes !== undefined && strikes.lockedUntil > now) {
       const seconds = Math.ceil((strikes.lockedUntil - now) / 1000);
-      throw unauthenticated(
-        `access key ${quote(auth.access)} is locked for another ${seconds} s after ${MAX_BAD_SIGNATURES} consecutive bad signatures`,
-      );
+      throw unauthenticated(`access key ${quote(auth.access)} is locked for another ${seconds} s after ${MAX_BAD_SIGNATURES} consecutive bad signatures`);
     }
 
     if (!auth.signedHeaders.includes('host')) throw unauthenticated('host must be a signed header');
@@ -411,10 +415,7 @@ export function signRequest(request: RequestToSign, key: { ak: string; sk: strin
   headers.host = request.host;
   headers['x-sdk-date'] = sdkDate;
   const signedHeaders = Object.keys(headers).sort();
-  const canonical = canonicalRequestOf(
-    { method: request.method, url: request.url, headers, body: Buffer.from(request.body ?? '') },
-    signedHeaders,
-  );
+  const canonical = canonicalRequestOf({ method: request.method, url: request.url, headers, body: Buffer.from(request.body ?? '') }, signedHeaders);
   const sig = signature(key.sk, stringToSign(sdkDate, canonical));
   return { ...headers, authorization: `${ALGORITHM} Access=${key.ak}, SignedHeaders=${signedHeaders.join(';')}, Signature=${sig}` };
 }

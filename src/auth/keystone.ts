@@ -45,7 +45,14 @@ const RolesFile = Type.Object(
 type RolesFile = Static<typeof RolesFile>;
 
 function grantPattern(grant: string): RegExp {
-  return new RegExp('^' + grant.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+  return new RegExp(
+    '^' +
+      grant
+        .split('*')
+        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  );
 }
 
 /**

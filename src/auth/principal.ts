@@ -28,7 +28,14 @@ function grantMatches(grant: string, value: string): boolean {
   if (!grant.includes('*')) return false;
   let pattern = patterns.get(grant);
   if (pattern === undefined) {
-    pattern = new RegExp('^' + grant.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+    pattern = new RegExp(
+      '^' +
+        grant
+          .split('*')
+          .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*') +
+        '$',
+    );
     patterns.set(grant, pattern);
   }
   return pattern.test(value);

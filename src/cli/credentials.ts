@@ -48,7 +48,8 @@ Example:
     const projects = values.project ?? [];
     if (projects.length === 0) problems.push('--project is required (repeat it for several projects, or * for all)');
     for (const p of projects) {
-      if (p !== '*' && !new RegExp(PROJECT_ID_PATTERN).test(p)) problems.push(`--project must be * or a project id of 1-64 letters, digits, _ or -, got '${p}'`);
+      if (p !== '*' && !new RegExp(PROJECT_ID_PATTERN).test(p))
+        problems.push(`--project must be * or a project id of 1-64 letters, digits, _ or -, got '${p}'`);
     }
     const actions = values.action ?? [];
     if (actions.length === 0) problems.push('--action is required (repeat it for several actions, or * for all)');

@@ -71,7 +71,13 @@ export function demoJobs(now: number): DemoData {
     for (const status of ['RUNNING', 'INIT'] as const) {
       docs.push(
         ...sdrsJobs(rng, estate, { resourceType: 'server_groups', operation: 'failover', status, beginTime: beginTimeFor(rng, status, span), subJobs: true }),
-        ...sdrsJobs(rng, estate, { resourceType: 'protected_instances', operation: 'create', status, beginTime: beginTimeFor(rng, status, span), subJobs: true }),
+        ...sdrsJobs(rng, estate, {
+          resourceType: 'protected_instances',
+          operation: 'create',
+          status,
+          beginTime: beginTimeFor(rng, status, span),
+          subJobs: true,
+        }),
       );
     }
     let failedTask: string | undefined;

@@ -97,9 +97,7 @@ Migrations run first. Progress goes to stderr.
       progress.finish();
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       const range = projects === 1 ? seedProjectId(0) : `${seedProjectId(0)} .. ${seedProjectId(projects - 1)}`;
-      io.out(
-        `${redactUrl(config.db)}: ${inserted} jobs added, ${jobs - inserted} already there, in projects ${range} (seed ${seed}), ${seconds} s`,
-      );
+      io.out(`${redactUrl(config.db)}: ${inserted} jobs added, ${jobs - inserted} already there, in projects ${range} (seed ${seed}), ${seconds} s`);
       return 0;
     } finally {
       await db.close();

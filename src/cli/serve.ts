@@ -75,7 +75,7 @@ export async function startServer(ctx: Context, io: Io): Promise<RunningServer> 
   // under ingest; ~150 MB without, and no slower). No decision has been made this early.
   setFlagsFromString('--no-allocation-site-pretenuring');
   if (config.auth === 'none') {
-    const warning = 'AUTHENTICATION IS OFF (--auth none): anyone who can reach this port can read and delete every project\'s jobs';
+    const warning = "AUTHENTICATION IS OFF (--auth none): anyone who can reach this port can read and delete every project's jobs";
     logger.warn(warning);
     io.err(`WARNING: ${warning}.`);
   }
@@ -140,5 +140,3 @@ export async function runServer(ctx: Context, io: Io): Promise<number> {
   const { stopped } = await startServer(ctx, io);
   return stopped;
 }
-
-

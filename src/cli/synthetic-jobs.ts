@@ -246,26 +246,27 @@ export function sdrsJobs(rng: Random, estate: Estate, spec: SdrsJobSpec): JobDoc
   const stepTime = Math.floor(duration / steps.length);
   return [
     parent,
-    ...steps.map((step, i): JobDocument => {
-      const status: JobStatus =
-        spec.status === 'SUCCESS' || i < last ? 'SUCCESS' : i > last ? 'INIT' : spec.status === 'FAIL' ? 'FAIL' : 'RUNNING';
-      const begin = spec.beginTime + i * (spec.status === 'RUNNING' ? 15 * SECOND : stepTime);
-      return {
-        job_id: rng.hex(32),
-        service: 'sdrs',
-        job_type: step.jobType,
-        operation: step.operation,
-        status,
-        begin_time: iso(begin),
-        end_time: status === 'SUCCESS' || status === 'FAIL' ? iso(begin + (spec.status === 'RUNNING' ? 10 * SECOND : stepTime)) : null,
-        error_code: status === 'FAIL' ? (failure?.[0] ?? null) : null,
-        fail_reason: status === 'FAIL' ? (failure?.[1] ?? null) : null,
-        resource: step.resource,
-        server_group_id: group.id,
-        entities: step.entities,
-        parent_job_id: parent.job_id,
-      };
-    }).slice(0, spec.status === 'FAIL' ? last + 1 : steps.length),
+    ...steps
+      .map((step, i): JobDocument => {
+        const status: JobStatus = spec.status === 'SUCCESS' || i < last ? 'SUCCESS' : i > last ? 'INIT' : spec.status === 'FAIL' ? 'FAIL' : 'RUNNING';
+        const begin = spec.beginTime + i * (spec.status === 'RUNNING' ? 15 * SECOND : stepTime);
+        return {
+          job_id: rng.hex(32),
+          service: 'sdrs',
+          job_type: step.jobType,
+          operation: step.operation,
+          status,
+          begin_time: iso(begin),
+          end_time: status === 'SUCCESS' || status === 'FAIL' ? iso(begin + (spec.status === 'RUNNING' ? 10 * SECOND : stepTime)) : null,
+          error_code: status === 'FAIL' ? (failure?.[0] ?? null) : null,
+          fail_reason: status === 'FAIL' ? (failure?.[1] ?? null) : null,
+          resource: step.resource,
+          server_group_id: group.id,
+          entities: step.entities,
+          parent_job_id: parent.job_id,
+        };
+      })
+      .slice(0, spec.status === 'FAIL' ? last + 1 : steps.length),
   ];
 }
 
@@ -283,7 +284,12 @@ function subJobSteps(spec: SdrsJobSpec, group: ProtectionGroup, instance: Instan
     const pair = { id: instance.replication.id, name: instance.replication.name, type: 'replications' as const };
     const pairEntities = { server_group_id: group.id, replication_pair_id: instance.replication.id, volume_ids: instance.volumeIds.join(',') };
     return [
-      { jobType: 'createNativeServer', operation: 'create', resource: onInstance(instance), entities: { server_group_id: group.id, native_server_id: instance.serverId } },
+      {
+        jobType: 'createNativeServer',
+        operation: 'create',
+        resource: onInstance(instance),
+        entities: { server_group_id: group.id, native_server_id: instance.serverId },
+      },
       { jobType: 'createReplicationPair', operation: 'create', resource: pair, entities: pairEntities },
       { jobType: 'attachReplicationPair', operation: 'attach', resource: pair, entities: { ...pairEntities, protected_instance_id: instance.id } },
     ];
@@ -301,7 +307,9 @@ function subJobSteps(spec: SdrsJobSpec, group: ProtectionGroup, instance: Instan
 
 /** True when {@link sdrsJobs} can report steps for this operation. */
 export function hasSubJobs(resourceType: SdrsResourceType, operation: SdrsOperation): boolean {
-  return (resourceType === 'protected_instances' && operation === 'create') || (resourceType === 'server_groups' && operation !== 'create' && operation !== 'delete');
+  return (
+    (resourceType === 'protected_instances' && operation === 'create') || (resourceType === 'server_groups' && operation !== 'create' && operation !== 'delete')
+  );
 }
 
 /** What a KPS task to build is. */
@@ -365,7 +373,17 @@ export function randomJobs(rng: Random, estate: Estate, span: TimeSpan): JobDocu
   const status = rng.weighted(STATUS_MIX);
   const beginTime = beginTimeFor(rng, status, span);
   if (rng.chance(0.3)) {
-    return [kpsJob(rng, estate, { operation: rng.weighted([['reset', 50], ['replace', 35], ['unbind', 15]] as const), status, beginTime })];
+    return [
+      kpsJob(rng, estate, {
+        operation: rng.weighted([
+          ['reset', 50],
+          ['replace', 35],
+          ['unbind', 15],
+        ] as const),
+        status,
+        beginTime,
+      }),
+    ];
   }
   const resourceType = rng.weighted(RESOURCE_MIX);
   const operation = rng.weighted(SDRS_JOB_TYPES[resourceType].map(([op, , weight]) => [op, weight] as const));

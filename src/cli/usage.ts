@@ -61,7 +61,22 @@ export function parseFlags(args: string[], options: Options, allowPositionals = 
 /** Picks the Config keys out of parsed flag values (`keystone-url` → `keystoneUrl`). */
 export function configInput(values: Record<string, unknown>): ConfigInput {
   const input: Record<string, string | undefined> = {};
-  for (const key of ['host', 'port', 'db', 'auth', 'credentials', 'keystoneUrl', 'keystoneUser', 'keystoneProject', 'keystoneDomain', 'keystoneCacheTtl', 'keystoneRoles', 'logLevel', 'throttle', 'listCacheMb'] satisfies (keyof Config)[]) {
+  for (const key of [
+    'host',
+    'port',
+    'db',
+    'auth',
+    'credentials',
+    'keystoneUrl',
+    'keystoneUser',
+    'keystoneProject',
+    'keystoneDomain',
+    'keystoneCacheTtl',
+    'keystoneRoles',
+    'logLevel',
+    'throttle',
+    'listCacheMb',
+  ] satisfies (keyof Config)[]) {
     const value = values[kebab(key)];
     if (typeof value === 'string') input[key] = value;
   }

@@ -28,12 +28,35 @@ export function openDatabase(url: string): Database {
 
 const UNAVAILABLE_CODES = new Set([
   // Node network errors on the way to PostgreSQL.
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
   // PostgreSQL: connection exceptions, shutdown, too many connections, read-only/recovery,
   // and the database itself gone or refusing the login (dropped, renamed, role revoked).
-  '08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '57P04', '53300', '25006', '3D000', '28000', '28P01',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '57P01',
+  '57P02',
+  '57P03',
+  '57P04',
+  '53300',
+  '25006',
+  '3D000',
+  '28000',
+  '28P01',
   // SQLite: locked past busy_timeout, disk or I/O trouble.
-  'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_READONLY',
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_IOERR',
+  'SQLITE_FULL',
+  'SQLITE_CANTOPEN',
+  'SQLITE_READONLY',
 ]);
 
 /**
@@ -44,7 +67,10 @@ export function isStoreUnavailable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('SQLITE_IOERR'))) return true;
-  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connection is closed|Client has encountered a connection error/i.test(message);
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|timeout exceeded when trying to connect|connection is closed|Client has encountered a connection error/i.test(message)
+  );
 }
 
 /**

@@ -69,9 +69,7 @@ function pageQuery(
     // group_concat takes the rows in the order the subquery yields them, its ORDER BY
     // (the list tests check the order): an ORDER BY inside group_concat would sort the
     // page again and cost more than the whole read.
-    return db
-      .selectFrom(page.select('list_item').as('page'))
-      .select([count.as('count'), sql<string | null>`group_concat(page.list_item, ',')`.as('items')]);
+    return db.selectFrom(page.select('list_item').as('page')).select([count.as('count'), sql<string | null>`group_concat(page.list_item, ',')`.as('items')]);
   }
   // An aggregate's input order is only guaranteed by an ORDER BY inside it (PostgreSQL
   // 15 sorts the page again for it; cheap next to a round trip). A PostgreSQL index scan

@@ -15,8 +15,7 @@ export async function migrate(db: Database): Promise<MigrationReport> {
   const migrator = new Migrator({
     db: db.kysely,
     provider: {
-      getMigrations: async () =>
-        Object.fromEntries(Object.entries(migrations).map(([name, m]) => [name, { up: (k: Kysely<unknown>) => m.up(k, db.engine) }])),
+      getMigrations: async () => Object.fromEntries(Object.entries(migrations).map(([name, m]) => [name, { up: (k: Kysely<unknown>) => m.up(k, db.engine) }])),
     },
     migrationTableName: 'taskcenter_migrations',
     migrationLockTableName: 'taskcenter_migrations_lock',

@@ -135,7 +135,10 @@ export class PreparedRowsQuery<Row extends object, R> {
     }
     let compiled = byCount.get(count);
     if (compiled === undefined) {
-      const placeholders = Array.from({ length: count }, (_, row) => Object.fromEntries(this.columns.map((column, i) => [column, new RowPlaceholder(row, i)])) as Row);
+      const placeholders = Array.from(
+        { length: count },
+        (_, row) => Object.fromEntries(this.columns.map((column, i) => [column, new RowPlaceholder(row, i)])) as Row,
+      );
       const query = this.build(db, placeholders).compile();
       const own: unknown[] = [];
       const slots = Int32Array.from(query.parameters, (p) => (p instanceof RowPlaceholder ? p.row * this.columns.length + p.column : -own.push(p)));

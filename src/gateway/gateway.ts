@@ -59,7 +59,10 @@ export function readableBody(body: unknown): unknown {
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const refusal =
     error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-      ? new ServiceError('malformed_request', `the request path ${error.code === 'FST_ERR_BAD_URL' ? 'is not valid percent-encoding' : 'has a segment over 100 characters'}`)
+      ? new ServiceError(
+          'malformed_request',
+          `the request path ${error.code === 'FST_ERR_BAD_URL' ? 'is not valid percent-encoding' : 'has a segment over 100 characters'}`,
+        )
       : new ServiceError('internal', `internal error; quote request id ${request.id} when reporting it`);
   if (refusal.kind === 'internal') request.log.error({ err: error }, 'router error');
   const { status, body } = renderError('apigw', refusal, request.id);
@@ -125,7 +128,10 @@ export function installGateway(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler(async (request, reply) => {
-    const error = new ServiceError('no_route', `No API matches ${request.method} ${request.url.split('?')[0]}: the API does not exist or has not been published`);
+    const error = new ServiceError(
+      'no_route',
+      `No API matches ${request.method} ${request.url.split('?')[0]}: the API does not exist or has not been published`,
+    );
     return sendError(request, reply, error);
   });
 

@@ -10,17 +10,13 @@ export function opsRoutes(app: FastifyInstance, db: Database): void {
     status: 'ok',
   }));
 
-  app.get(
-    '/readyz',
-    { schema: { tags: ['Operations'], summary: 'The store answers', response: { 200: Status, 503: Status } } },
-    async (request, reply) => {
-      try {
-        await db.ping();
-        return { status: 'ready' };
-      } catch (error) {
-        request.log.warn({ err: error }, 'readiness check failed');
-        return reply.code(503).send({ status: 'store unavailable' });
-      }
-    },
-  );
+  app.get('/readyz', { schema: { tags: ['Operations'], summary: 'The store answers', response: { 200: Status, 503: Status } } }, async (request, reply) => {
+    try {
+      await db.ping();
+      return { status: 'ready' };
+    } catch (error) {
+      request.log.warn({ err: error }, 'readiness check failed');
+      return reply.code(503).send({ status: 'store unavailable' });
+    }
+  });
 }

@@ -92,7 +92,11 @@ describe('toReportedJob', () => {
 
   it('refuses an end_time before begin_time, or on a job that is not finished', () => {
     refuses(() => toReportedJob('p', sdrs({ end_time: '2019-01-21T12:56:35.753Z' })), 'end_time', /must not be before begin_time/);
-    refuses(() => toReportedJob('p', sdrs({ ...running, end_time: '2019-01-21T12:57:01.002Z' })), 'end_time', /must be null until the job is SUCCESS or FAIL \(status is RUNNING\)/);
+    refuses(
+      () => toReportedJob('p', sdrs({ ...running, end_time: '2019-01-21T12:57:01.002Z' })),
+      'end_time',
+      /must be null until the job is SUCCESS or FAIL \(status is RUNNING\)/,
+    );
   });
 
   it('refuses error_code and fail_reason on a job that did not fail', () => {
@@ -153,13 +157,16 @@ describe('toReportedJob', () => {
 describe('decideReport: the state machine', () => {
   const at = (status: JobStatus, overrides: Partial<Record<keyof JobDocument, unknown>> = {}): ReportedJob => {
     const terminal = status === 'SUCCESS' || status === 'FAIL';
-    return toReportedJob('p', sdrs({
-      status,
-      end_time: terminal ? '2019-01-21T12:57:01.002Z' : null,
-      error_code: status === 'FAIL' ? 'EVS.2024' : null,
-      fail_reason: status === 'FAIL' ? 'volume is error!' : null,
-      ...overrides,
-    }));
+    return toReportedJob(
+      'p',
+      sdrs({
+        status,
+        end_time: terminal ? '2019-01-21T12:57:01.002Z' : null,
+        error_code: status === 'FAIL' ? 'EVS.2024' : null,
+        fail_reason: status === 'FAIL' ? 'volume is error!' : null,
+        ...overrides,
+      }),
+    );
   };
   const STATUSES: JobStatus[] = ['INIT', 'RUNNING', 'SUCCESS', 'FAIL'];
 

@@ -51,7 +51,10 @@ export function toReportedJob(projectId: string, doc: JobDocument, prefix = ''):
     if (topLevel && doc.resource == null) throw invalid('resource', 'is required for a top-level sdrs job ({"id", "name", "type"})');
     if (doc.resource?.type === 'server_groups') {
       if (serverGroupId !== null && serverGroupId !== doc.resource.id) {
-        throw invalid('server_group_id', `must be the group itself (resource.id ${quote(doc.resource.id)}) for a server_groups job, got ${quote(serverGroupId)}`);
+        throw invalid(
+          'server_group_id',
+          `must be the group itself (resource.id ${quote(doc.resource.id)}) for a server_groups job, got ${quote(serverGroupId)}`,
+        );
       }
       serverGroupId = doc.resource.id;
     } else if (topLevel && serverGroupId === null) {
@@ -187,9 +190,7 @@ function sortedEntities(entities: Entities): Entities {
 
 /** Fields that identify what a job is; a report may never change them. */
 const IDENTITY = ['service', 'operation', 'job_type', 'parent_job_id', 'begin_time', 'resource_type', 'resource_id', 'server_id', 'server_group_id'] as const;
-const CONTENT = [
-  ...IDENTITY, 'status', 'end_time', 'error_code', 'fail_reason', 'resource_name', 'entities', 'server_name', 'keypair_name',
-] as const;
+const CONTENT = [...IDENTITY, 'status', 'end_time', 'error_code', 'fail_reason', 'resource_name', 'entities', 'server_name', 'keypair_name'] as const;
 
 /** What a report does to the stored job: its result, or the conflict that refuses it. */
 export type Decision = { result: Exclude<ReportResult, 'rejected'> } | { result: 'rejected'; error: ServiceError };

@@ -35,7 +35,11 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
     async (request, reply) => {
       const { project_id, job_id } = request.params;
       if (request.body.job_id !== job_id) {
-        throw new ServiceError('invalid_parameter', `job_id in the body (${quote(request.body.job_id)}) must equal the job_id in the path (${quote(job_id)})`, 'job_id');
+        throw new ServiceError(
+          'invalid_parameter',
+          `job_id in the body (${quote(request.body.job_id)}) must equal the job_id in the path (${quote(job_id)})`,
+          'job_id',
+        );
       }
       const { result, job } = await jobs.report(project_id, request.body).catch((error: unknown) => {
         app.metrics.observeIngest('rejected');
@@ -61,7 +65,9 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
       const outcomes = await jobs.reportBatch(request.principal, request.body.jobs);
       for (const outcome of outcomes) app.metrics.observeIngest(outcome.result);
       const results = outcomes.map(({ project_id, job_id, result, error }) =>
-        error === undefined ? { project_id, job_id, result } : { project_id, job_id, result, error: { code: ERROR_TABLES.taskcenter[error.kind][1], message: error.message } },
+        error === undefined
+          ? { project_id, job_id, result }
+          : { project_id, job_id, result, error: { code: ERROR_TABLES.taskcenter[error.kind][1], message: error.message } },
       );
       // Written by JSON.stringify into one string: the schema's serializer concatenates a
       // thousand results piece by piece, several times the garbage for the same bytes.

@@ -7,9 +7,7 @@ export const SERVICES = ['sdrs', 'kps'] as const;
 export type Service = (typeof SERVICES)[number];
 
 /** SDRS operations; a failed one is listed with `failure_status` `<operation>Fail`. */
-export const SDRS_OPERATIONS = [
-  'create', 'delete', 'attach', 'detach', 'expand', 'resize', 'start', 'stop', 'reverse', 'failover', 'reprotect',
-] as const;
+export const SDRS_OPERATIONS = ['create', 'delete', 'attach', 'detach', 'expand', 'resize', 'start', 'stop', 'reverse', 'failover', 'reprotect'] as const;
 export const SDRS_RESOURCE_TYPES = ['server_groups', 'protected_instances', 'replications', 'disaster_recovery_drills'] as const;
 export type SdrsResourceType = (typeof SDRS_RESOURCE_TYPES)[number];
 
@@ -19,7 +17,10 @@ export const OPERATIONS: Readonly<Record<Service, readonly string[]>> = { sdrs: 
 
 /** A union of string literals, which validation reports as "must be one of ...". */
 export function OneOf<const T extends readonly string[]>(values: T, options: { description?: string } = {}): TUnion<TLiteral<T[number]>[]> {
-  return Type.Union(values.map((v) => Type.Literal(v)), options) as TUnion<TLiteral<T[number]>[]>;
+  return Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  ) as TUnion<TLiteral<T[number]>[]>;
 }
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -55,26 +56,23 @@ const jobFields = {
   job_id: JobId,
   service: OneOf(SERVICES),
   job_type: Text(128),
-  operation: Type.String({ minLength: 1, maxLength: 32, description: 'sdrs: create delete attach detach expand resize start stop reverse failover reprotect; kps: reset replace unbind' }),
+  operation: Type.String({
+    minLength: 1,
+    maxLength: 32,
+    description: 'sdrs: create delete attach detach expand resize start stop reverse failover reprotect; kps: reset replace unbind',
+  }),
   status: OneOf(JOB_STATUSES),
   begin_time: Timestamp,
   end_time: Type.Optional(Nullable(Timestamp)),
   error_code: Type.Optional(Nullable(Type.String({ maxLength: 128 }))),
   fail_reason: Type.Optional(Nullable(Type.String({ maxLength: 4096 }))),
   resource: Type.Optional(
-    Nullable(
-      Type.Object(
-        { id: Text(64), name: Type.String({ maxLength: 255 }), type: OneOf(SDRS_RESOURCE_TYPES) },
-        { additionalProperties: false },
-      ),
-    ),
+    Nullable(Type.Object({ id: Text(64), name: Type.String({ maxLength: 255 }), type: OneOf(SDRS_RESOURCE_TYPES) }, { additionalProperties: false })),
   ),
   server_group_id: Type.Optional(Nullable(Text(64))),
   entities: Type.Optional(Entities),
   parent_job_id: Type.Optional(Nullable(JobId)),
-  server: Type.Optional(
-    Nullable(Type.Object({ id: Text(64), name: Type.String({ maxLength: 255 }) }, { additionalProperties: false })),
-  ),
+  server: Type.Optional(Nullable(Type.Object({ id: Text(64), name: Type.String({ maxLength: 255 }) }, { additionalProperties: false }))),
   keypair_name: Type.Optional(Nullable(Text(255))),
 };
 
@@ -89,10 +87,7 @@ export type BatchItem = Static<typeof BatchItem>;
 export const MAX_BATCH = 1000;
 
 /** The batch body. Items are checked one by one, so one bad item rejects only itself. */
-export const BatchBody = Type.Object(
-  { jobs: Type.Array(Type.Unknown(), { minItems: 1, maxItems: MAX_BATCH }) },
-  { additionalProperties: false },
-);
+export const BatchBody = Type.Object({ jobs: Type.Array(Type.Unknown(), { minItems: 1, maxItems: MAX_BATCH }) }, { additionalProperties: false });
 
 export const REPORT_RESULTS = ['created', 'updated', 'unchanged', 'rejected'] as const;
 export type ReportResult = (typeof REPORT_RESULTS)[number];

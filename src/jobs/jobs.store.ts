@@ -18,9 +18,27 @@ export interface JobKey {
 export type JobRecord = JobRow & Partial<ListingColumns>;
 
 const COLUMN_SET: Readonly<Record<keyof JobsTable, true>> = {
-  project_id: true, job_id: true, service: true, job_type: true, operation: true, status: true, begin_time: true, end_time: true,
-  error_code: true, fail_reason: true, resource_id: true, resource_name: true, resource_type: true, server_group_id: true,
-  entities: true, parent_job_id: true, server_id: true, server_name: true, keypair_name: true, cleared: true, created_at: true,
+  project_id: true,
+  job_id: true,
+  service: true,
+  job_type: true,
+  operation: true,
+  status: true,
+  begin_time: true,
+  end_time: true,
+  error_code: true,
+  fail_reason: true,
+  resource_id: true,
+  resource_name: true,
+  resource_type: true,
+  server_group_id: true,
+  entities: true,
+  parent_job_id: true,
+  server_id: true,
+  server_name: true,
+  keypair_name: true,
+  cleared: true,
+  created_at: true,
   updated_at: true,
 };
 /** The job's own columns: a row read back is a JobRow, without the listing columns derived from it. */
@@ -68,7 +86,11 @@ const lockQuery = new PreparedRowsQuery<JobKey, JobRow>(['project_id', 'job_id']
     .selectFrom('jobs')
     .select(JOB_COLUMNS)
     .where('project_id', '=', (keys[0] as JobKey).project_id)
-    .where('job_id', 'in', keys.map((k) => k.job_id))
+    .where(
+      'job_id',
+      'in',
+      keys.map((k) => k.job_id),
+    )
     .orderBy('job_id')
     .forUpdate(),
 );

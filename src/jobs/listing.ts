@@ -66,7 +66,9 @@ export function sdrsBucket(scope: SdrsCountScope): string {
 }
 
 /** Every bucket a job counts in: none unless it is listed. */
-export function countBucketsOf(job: Pick<JobRow, 'service' | 'status' | 'cleared' | 'parent_job_id' | 'resource_type' | 'server_group_id' | 'operation'>): string[] {
+export function countBucketsOf(
+  job: Pick<JobRow, 'service' | 'status' | 'cleared' | 'parent_job_id' | 'resource_type' | 'server_group_id' | 'operation'>,
+): string[] {
   const list = listOf(job);
   if (list === 'kps_failed') return [KPS_FAILED_BUCKET];
   if (list === 'kps_running') return [KPS_RUNNING_BUCKET];

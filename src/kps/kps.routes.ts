@@ -42,7 +42,7 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
       config: { dialect: 'kps', action: 'kps::deleteFailedTask' },
       schema: {
         tags: TAG,
-        summary: "DeleteAllFailedTask: clear every failed task of the project (200, empty body)",
+        summary: 'DeleteAllFailedTask: clear every failed task of the project (200, empty body)',
         operationId: 'DeleteAllFailedTask',
         params: ProjectParams,
         response: { 200: Cleared, ...errorResponses('kps', [400, 403, 413]) },

@@ -12,10 +12,18 @@ export const FAILED_OPERATE_TYPES = ['FAILED_RESET', 'FAILED_REPLACE', 'FAILED_U
 export const RUNNING_OPERATE_TYPES = ['RUNNING_RESET', 'RUNNING_REPLACE', 'RUNNING_UNBIND'] as const;
 /** A task's state (INIT is shown as READY) joined to its operation. */
 export const TASK_STATUSES = [
-  'READY_RESET', 'READY_REPLACE', 'READY_UNBIND',
-  'RUNNING_RESET', 'RUNNING_REPLACE', 'RUNNING_UNBIND',
-  'FAILED_RESET', 'FAILED_REPLACE', 'FAILED_UNBIND',
-  'SUCCESS_RESET', 'SUCCESS_REPLACE', 'SUCCESS_UNBIND',
+  'READY_RESET',
+  'READY_REPLACE',
+  'READY_UNBIND',
+  'RUNNING_RESET',
+  'RUNNING_REPLACE',
+  'RUNNING_UNBIND',
+  'FAILED_RESET',
+  'FAILED_REPLACE',
+  'FAILED_UNBIND',
+  'SUCCESS_RESET',
+  'SUCCESS_REPLACE',
+  'SUCCESS_UNBIND',
 ] as const;
 
 /** Path of the routes on one task. A malformed `task_id` is answered 400 KPS.0001 (illegal task id) by the dialect's field codes. */

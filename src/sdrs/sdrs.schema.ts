@@ -32,13 +32,9 @@ export const ServerGroupParams = Type.Object({ project_id: ProjectId, server_gro
 /** ListFailureJobs' query; unknown parameters are ignored, bad values refused (never defaulted). */
 export const ListFailureJobsQuery = Type.Object({
   failure_status: Type.Optional(OneOf(FAILURE_STATUSES, { description: 'Only failures of this operation' })),
-  resource_type: Type.Optional(
-    OneOf(SDRS_RESOURCE_TYPES, { description: 'Only failures of this resource type; decides the scope when given' }),
-  ),
+  resource_type: Type.Optional(OneOf(SDRS_RESOURCE_TYPES, { description: 'Only failures of this resource type; decides the scope when given' })),
   server_group_id: Type.Optional(ServerGroupId),
-  resource_name: Type.Optional(
-    Type.String({ maxLength: 255, description: 'Only resources whose name contains this text (case-sensitive, literal)' }),
-  ),
+  resource_name: Type.Optional(Type.String({ maxLength: 255, description: 'Only resources whose name contains this text (case-sensitive, literal)' })),
   limit: Type.Optional(Limit),
   offset: Type.Optional(Offset),
 });
@@ -55,7 +51,7 @@ export const FailureJob = Type.Object(
     resource_id: Type.String(),
     resource_name: Type.String(),
     resource_type: OneOf(SDRS_RESOURCE_TYPES),
-    error_code: Type.String({ description: 'What the failing step reported, often another service\'s code (EVS.2024)' }),
+    error_code: Type.String({ description: "What the failing step reported, often another service's code (EVS.2024)" }),
     fail_reason: Type.String(),
   },
   { additionalProperties: false },

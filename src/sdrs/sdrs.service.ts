@@ -12,14 +12,7 @@ import { recordListChanges } from '../jobs/listing.store.js';
 import { pageOf, type Page } from '../paging.js';
 import { failureJobListJson, toJobStatus } from './sdrs.presenter.js';
 import { operationOf, type JobStatusView, type ListFailureJobsQuery } from './sdrs.schema.js';
-import {
-  clearFailure,
-  clearFailures,
-  findSdrsJobWithSubJobs,
-  listFailurePage,
-  type ClearedFailure,
-  type FailureScope,
-} from './sdrs.store.js';
+import { clearFailure, clearFailures, findSdrsJobWithSubJobs, listFailurePage, type ClearedFailure, type FailureScope } from './sdrs.store.js';
 
 /**
  * The scope of ListFailureJobs: `resource_type` decides when given (within the group
@@ -62,7 +55,11 @@ export class SdrsService {
     };
     const bucket =
       narrowing.nameContains === undefined
-        ? sdrsBucket({ resourceType: scope.kind === 'type' ? scope.resourceType : undefined, serverGroupId: scope.serverGroupId, operation: narrowing.operation })
+        ? sdrsBucket({
+            resourceType: scope.kind === 'type' ? scope.resourceType : undefined,
+            serverGroupId: scope.serverGroupId,
+            operation: narrowing.operation,
+          })
         : undefined;
     const { items, count } = await listFailurePage(this.db.kysely, projectId, scope, narrowing, page, bucket);
     return failureJobListJson(items, count);

@@ -171,7 +171,11 @@ const JOB_STATUS_COLUMNS = ['job_id', 'job_type', 'status', 'begin_time', 'end_t
 
 // A UNION, not `job_id = ? or parent_job_id = ?`: SQLite reads the whole project for the OR.
 const jobStatusQuery = new PreparedQuery<{ projectId: string; jobId: string }, JobStatusRow & Pick<JobRow, 'parent_job_id'>>((db, { projectId, jobId }) => {
-  const sdrsJobs = db.selectFrom('jobs').select([...JOB_STATUS_COLUMNS, 'parent_job_id']).where('project_id', '=', projectId).where('service', '=', 'sdrs');
+  const sdrsJobs = db
+    .selectFrom('jobs')
+    .select([...JOB_STATUS_COLUMNS, 'parent_job_id'])
+    .where('project_id', '=', projectId)
+    .where('service', '=', 'sdrs');
   return sdrsJobs
     .where('job_id', '=', jobId)
     .unionAll(sdrsJobs.where('parent_job_id', '=', jobId))

@@ -1,0 +1,173 @@
+/**
+ * Migrations on both engines: an empty database gets the whole schema, an existing one
+ * gets nothing and keeps its data, a failing migration leaves nothing behind, two
+ * processes starting at once agree, and `taskcenter migrate` exits 0, 1 or 2.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { sql, type Kysely } from 'kysely';
+import { openDatabase, type Database, type Engine } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
+import { migrations } from '../../src/db/migrations/index.js';
+import type { DB } from '../../src/db/schema.js';
+import { JobService } from '../../src/jobs/jobs.service.js';
+import { ANONYMOUS } from '../../src/auth/principal.js';
+import { taskcenter } from '../cli-helpers.js';
+import { engines, freshDatabase, sdrsJob } from '../helpers.js';
+
+const ALL = Object.keys(migrations);
+const APPLIED_ALL = `applied ${ALL.join(', ')}`;
+
+async function tables(db: Database): Promise<string[]> {
+  const all = await db.kysely.introspection.getTables({ withInternalKyselyTables: true });
+  return all.map((t) => t.name).sort();
+}
+
+async function indexes(db: Database): Promise<string[]> {
+  const query =
+    db.engine === 'sqlite'
+      ? sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'jobs' and name not like 'sqlite_autoindex%'`
+      : sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'jobs' and indexname <> 'jobs_pk'`;
+  return (await query.execute(db.kysely)).rows.map((r) => r.name).sort();
+}
+
+/** Creates, outside any migration, an index whose name migration 0001 needs, so that it fails halfway. */
+async function blockIndexName(db: Kysely<DB>): Promise<void> {
+  await sql`create table squatter (x integer)`.execute(db);
+  await sql`create index jobs_sub_jobs on squatter (x)`.execute(db);
+}
+
+for (const engine of engines as Engine[]) {
+  describe(`migrations [${engine}]`, () => {
+    it('build the whole schema on an empty database, then apply nothing and keep the data', async () => {
+      const database = await freshDatabase(engine);
+      const db = openDatabase(database.url);
+      try {
+        assert.deepEqual(await migrate(db), { applied: ALL });
+        const created = await tables(db);
+        for (const table of ['jobs', 'job_counts', 'list_versions', 'taskcenter_migrations', 'taskcenter_migrations_lock'])
+          assert.ok(created.includes(table), created.join(', '));
+        assert.deepEqual(await indexes(db), ['jobs_kps_tasks', 'jobs_sdrs_failures_by_group', 'jobs_sdrs_failures_by_type', 'jobs_sub_jobs']);
+
+        const job = sdrsJob();
+        const [outcome] = await new JobService(db).reportBatch(ANONYMOUS, [{ project_id: 'p', ...job }]);
+        assert.equal(outcome?.result, 'created');
+        assert.deepEqual(await migrate(db), { applied: [] });
+        assert.equal((await new JobService(db).get('p', String(job.job_id))).fail_reason, 'volume is error!');
+      } finally {
+        await db.close();
+        await database.drop();
+      }
+    });
+
+    it('bring a database of the first release (0001 only) up to date, keeping its jobs and lists', async () => {
+      const database = await freshDatabase(engine);
+      const db = openDatabase(database.url);
+      try {
+        await migrate(db);
+        const job = sdrsJob({ resource: { id: 'g-1', name: 'pg', type: 'server_groups' }, server_group_id: 'g-1' });
+        await new JobService(db).reportBatch(ANONYMOUS, [{ project_id: 'p', ...job }]);
+        // What the first release left: its schema and data, and no later migration.
+        await sql`drop table list_versions`.execute(db.kysely);
+        await sql`delete from taskcenter_migrations where name <> '0001-jobs'`.execute(db.kysely);
+
+        assert.deepEqual(await migrate(db), { applied: ALL.slice(1) });
+        const versions = await sql<{ n: number | string }>`select count(*) as n from list_versions`.execute(db.kysely);
+        assert.equal(Number(versions.rows[0]?.n), 0);
+        assert.equal((await new JobService(db).get('p', String(job.job_id))).status, 'FAIL');
+        const counts = await sql<{ n: number | string }>`select n from job_counts where project_id = 'p' and bucket = 'sdrs type:server_groups'`.execute(
+          db.kysely,
+        );
+        assert.equal(Number(counts.rows[0]?.n), 1);
+      } finally {
+        await db.close();
+        await database.drop();
+      }
+    });
+
+    it('leave nothing of a migration that fails halfway, and apply it whole once the obstacle is gone', async () => {
+      const database = await freshDatabase(engine);
+      const db = openDatabase(database.url);
+      try {
+        await blockIndexName(db.kysely);
+        await assert.rejects(migrate(db), /^Error: migration 0001-jobs failed: .*jobs_sub_jobs.* already exists/);
+        assert.ok(!(await tables(db)).includes('jobs'), 'the failed migration left its table behind');
+        await sql`drop table squatter`.execute(db.kysely);
+        assert.deepEqual(await migrate(db), { applied: ALL });
+        assert.ok((await tables(db)).includes('jobs'));
+      } finally {
+        await db.close();
+        await database.drop();
+      }
+    });
+
+    it('agree when two processes migrate the same database at once', async () => {
+      const database = await freshDatabase(engine);
+      try {
+        const runs = await Promise.all([taskcenter(['migrate', '--db', database.url]), taskcenter(['migrate', '--db', database.url])]);
+        for (const run of runs) assert.equal(run.code, 0, run.stderr);
+        const outputs = runs.map((r) => r.stdout.replace(/^.*: /, '').trim()).sort();
+        assert.deepEqual(outputs, [APPLIED_ALL, 'schema already up to date']);
+        const db = openDatabase(database.url);
+        try {
+          assert.deepEqual(await indexes(db), ['jobs_kps_tasks', 'jobs_sdrs_failures_by_group', 'jobs_sdrs_failures_by_type', 'jobs_sub_jobs']);
+        } finally {
+          await db.close();
+        }
+      } finally {
+        await database.drop();
+      }
+    });
+
+    it('`taskcenter migrate` exits 0 on an empty and on a current database, 1 when a migration fails', async () => {
+      const database = await freshDatabase(engine);
+      try {
+        const empty = await taskcenter(['migrate', '--db', database.url]);
+        assert.equal(empty.code, 0, empty.stderr);
+        assert.ok(empty.stdout.endsWith(`: ${APPLIED_ALL}\n`), empty.stdout);
+        const again = await taskcenter(['migrate', '--db', database.url]);
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stdout, /: schema already up to date\n$/);
+      } finally {
+        await database.drop();
+      }
+
+      const blocked = await freshDatabase(engine);
+      const db = openDatabase(blocked.url);
+      try {
+        await blockIndexName(db.kysely);
+        await db.close();
+        const failed = await taskcenter(['migrate', '--db', blocked.url]);
+        assert.equal(failed.code, 1);
+        assert.match(failed.stderr, /^taskcenter migrate: migration 0001-jobs failed: /);
+        assert.equal(failed.stdout, '');
+      } finally {
+        await blocked.drop();
+      }
+    });
+  });
+}
+
+describe('taskcenter migrate: usage and unreachable stores', () => {
+  it('exits 2 for a bad --db or flag, saying what is wrong', async () => {
+    const bad = await taskcenter(['migrate', '--db', 'mysql://localhost/x']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--db must be sqlite:<path>, sqlite::memory: or postgres:\/\/\.\.\., got 'mysql:\/\/localhost\/x'/);
+    const flag = await taskcenter(['migrate', '--dbb', 'sqlite::memory:']);
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /--dbb/);
+  });
+
+  it('exits 1 when the store cannot be reached, without printing its password', async () => {
+    const result = await taskcenter(['migrate', '--db', 'postgres://app:hunter2@127.0.0.1:1/taskcenter']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^taskcenter migrate: /);
+    assert.ok(!result.stderr.includes('hunter2') && !result.stdout.includes('hunter2'));
+  });
+
+  it('exits 0 on sqlite::memory:', async () => {
+    const result = await taskcenter(['migrate', '--db', 'sqlite::memory:']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `sqlite::memory:: ${APPLIED_ALL}\n`);
+  });
+});
