@@ -3,19 +3,20 @@
  * uWSGI on a free loopback port, over a SQLite database and fernet keys in a temporary
  * folder, bootstrapped once per test file. Where Keystone is not installed the suites
  * are skipped with one line saying why, unless TASKCENTER_REQUIRE_KEYSTONE=1 (set by
- * .ci/run), which makes that a failure.
+ * .ci/run), which makes that a failure (see ../tools.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
 import Sqlite from 'better-sqlite3';
 import { loadConfig } from '../../src/config.js';
 import type { Engine } from '../../src/db/database.js';
 import { createTestApp, writeTestCredentials, type TestApp } from '../helpers.js';
+import { describeRequiring, locate } from '../tools.js';
 
 const KEYSTONE_MANAGE = '/usr/bin/keystone-manage';
 const KEYSTONE_WSGI = '/usr/bin/keystone-wsgi-public';
@@ -24,14 +25,10 @@ const UWSGI_PLUGIN = '/usr/lib/uwsgi/plugins/python3_plugin.so';
 export const KEYSTONE_PACKAGES = 'keystone uwsgi uwsgi-plugin-python3';
 const START_TIMEOUT_MS = 90_000;
 
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, command)));
-}
-
 /** Null when a Keystone can be run here, else what is missing. */
 export function keystoneProblem(): string | null {
   const missing = [KEYSTONE_MANAGE, KEYSTONE_WSGI, UWSGI_PLUGIN].filter((path) => !existsSync(path));
-  if (!onPath('uwsgi')) missing.push('uwsgi');
+  if (locate('uwsgi') === null) missing.push('uwsgi');
   return missing.length === 0 ? null : `${missing.join(', ')} not found (apt-get install -y ${KEYSTONE_PACKAGES})`;
 }
 
@@ -345,20 +342,10 @@ async function issueToken(
  * Keystone cannot run, prints why and skips — or fails when TASKCENTER_REQUIRE_KEYSTONE=1.
  */
 export function describeWithKeystone(name: string, suite: (keystone: () => KeystoneServer) => void): void {
-  const problem = keystoneProblem();
-  const required = process.env.TASKCENTER_REQUIRE_KEYSTONE === '1';
-  if (problem !== null && !required) {
-    console.log(`Keystone suites skipped: ${problem}. Set TASKCENTER_REQUIRE_KEYSTONE=1 to make this a failure.`);
-    describe(name, () => {
-      it('runs against a real Keystone', { skip: `Keystone is not installed: ${problem}` }, () => {});
-    });
-    return;
-  }
-  describe(name, () => {
+  describeRequiring(name, keystoneProblem(), 'TASKCENTER_REQUIRE_KEYSTONE', () => {
     let keystone: KeystoneServer | undefined;
     before(
       async () => {
-        if (problem !== null) throw new Error(`Keystone is required (TASKCENTER_REQUIRE_KEYSTONE=1) but ${problem}`);
         keystone = await startKeystone();
       },
       { timeout: 2 * START_TIMEOUT_MS },
