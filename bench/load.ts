@@ -24,6 +24,8 @@ export interface LoadSpec {
   readonly project?: string;
   /** Paths asked in turn, one per request, instead of the URL's own. */
   readonly paths?: readonly string[];
+  /** The status every answer should have (200 unless given); others count in `non2xx`. */
+  readonly expectStatus?: number;
 }
 
 export interface LoadResult {
@@ -32,6 +34,7 @@ export interface LoadResult {
   readonly p50: number;
   readonly p99: number;
   readonly errors: number;
+  /** Answers with another status than the expected one (any but 2xx unless `expectStatus` says). */
   readonly non2xx: number;
 }
 
@@ -91,6 +94,9 @@ const out: LoadResult = {
   p50: result.latency.p50,
   p99: result.latency.p99,
   errors: result.errors + result.timeouts,
-  non2xx: result.non2xx,
+  non2xx:
+    spec.expectStatus === undefined || spec.expectStatus === 200
+      ? result.non2xx
+      : result.requests.total - (result.statusCodeStats?.[`${spec.expectStatus}`]?.count ?? 0),
 };
 process.stdout.write(JSON.stringify(out) + '\n');

@@ -383,6 +383,8 @@ interface Scenario {
   serverFlags?: readonly string[];
   /** Paths asked in turn instead of `path` (which the ceiling serves); the scenario is left out with fewer than 10. */
   paths?: (t: Targets) => string[];
+  /** Asked with If-None-Match naming the page's current ETag, as a client polling an unchanged list: answered 304. */
+  conditional?: boolean;
 }
 
 const READS: Scenario[] = [
@@ -400,6 +402,13 @@ const READS: Scenario[] = [
     path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`,
     paths: (t) => t.sdrsProjects.map((project) => `/v1/${project}/task-center/failure-jobs?limit=100`),
     auth: 'token',
+  },
+  {
+    // A client polling an unchanged list with the ETag of its last answer: 304, no body.
+    name: 'sdrs list, default scope, limit 100, unchanged (304)',
+    path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`,
+    auth: 'token',
+    conditional: true,
   },
   { name: 'sdrs list, default scope, limit 100 (AK/SK)', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`, auth: 'aksk' },
   { name: 'sdrs list, default scope, limit 1000', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=1000`, auth: 'token' },
@@ -469,22 +478,28 @@ async function measureReads(engine: Engine, jobs: number, servers: Servers, targ
     }
     const { child, base } = await servers.for(scenario.name, scenario.serverFlags);
     const url = base + scenario.path(targets);
-    const headers = scenario.auth === 'token' ? { 'x-auth-token': TOKEN } : sdkSignedHeaders(url);
-    const probe = await fetch(url, { headers });
+    const signed: Record<string, string> = scenario.auth === 'token' ? { 'x-auth-token': TOKEN } : sdkSignedHeaders(url);
+    const probe = await fetch(url, { headers: signed });
     const body = Buffer.from(await probe.arrayBuffer());
     if (probe.status !== 200) {
       log(`${scenario.name}: server answered ${probe.status} ${body.toString().slice(0, 200)}; skipped`);
       continue;
     }
+    const etag = probe.headers.get('etag') ?? '';
+    const headers = scenario.conditional === true ? { ...signed, 'if-none-match': etag } : signed;
+    const expectStatus = scenario.conditional === true ? 304 : 200;
     const bodyFile = join(DATA, 'ceiling-body.tmp');
     writeFileSync(bodyFile, body);
-    const ceiling = spawn(process.execPath, [CEILING, '0', bodyFile, probe.headers.get('content-type') ?? 'application/json'], {
+    const ceiling = spawn(process.execPath, [CEILING, '0', bodyFile, probe.headers.get('content-type') ?? 'application/json', String(expectStatus), etag], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const ceilingPort = Number((await waitForLine(ceiling, /listening (\d+)/))[1]);
-    const ceilingResult = await load({ url: `http://127.0.0.1:${ceilingPort}${scenario.path(targets)}`, headers, connections, duration, warmup }, ceiling.pid);
+    const ceilingResult = await load(
+      { url: `http://127.0.0.1:${ceilingPort}${scenario.path(targets)}`, headers, connections, duration, warmup, expectStatus },
+      ceiling.pid,
+    );
     await stop(ceiling);
-    const result = await load({ url, headers, connections, duration, warmup, ...(paths === undefined ? {} : { paths }) }, child.pid);
+    const result = await load({ url, headers, connections, duration, warmup, expectStatus, ...(paths === undefined ? {} : { paths }) }, child.pid);
     const row: Row = {
       scenario: scenario.name,
       engine,

@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ListCache } from './list-cache.js';
+import { ListCache, ifNoneMatchNames, type ListAnswer } from './list-cache.js';
 
 /** A page renderer that counts its calls and answers `text`. */
 function renderer(text: () => string) {
   const calls = { n: 0 };
   return { calls, render: async () => (calls.n++, text()) };
+}
+
+/** The body of an answer, as text. */
+async function bodyOf(answer: Promise<ListAnswer>): Promise<string> {
+  return String((await answer).body);
 }
 
 /** A version store: `versions[project]` (0 when absent), counting reads by project. */
@@ -22,21 +27,21 @@ describe('ListCache', () => {
     const { calls, render } = renderer(() => text);
     const read = () => cache.page('p', 'k', render);
 
-    assert.equal(String(await read()), '{"a":1}');
+    assert.equal(await bodyOf(read()), '{"a":1}');
     text = '{"a":2}';
-    assert.equal(String(await read()), '{"a":1}');
+    assert.equal(await bodyOf(read()), '{"a":1}');
     assert.equal(calls.n, 1);
     versions.versions.p = 2;
-    assert.equal(String(await read()), '{"a":2}');
-    assert.equal(String(await read()), '{"a":2}');
+    assert.equal(await bodyOf(read()), '{"a":2}');
+    assert.equal(await bodyOf(read()), '{"a":2}');
     assert.equal(calls.n, 2);
   });
 
   it('keeps pages apart by key', async () => {
     const cache = new ListCache(1024 * 1024, store().read);
-    assert.equal(String(await cache.page('p', 'a', async () => 'A')), 'A');
-    assert.equal(String(await cache.page('p', 'b', async () => 'B')), 'B');
-    assert.equal(String(await cache.page('p', 'a', async () => 'not this')), 'A');
+    assert.equal(await bodyOf(cache.page('p', 'a', async () => 'A')), 'A');
+    assert.equal(await bodyOf(cache.page('p', 'b', async () => 'B')), 'B');
+    assert.equal(await bodyOf(cache.page('p', 'a', async () => 'not this')), 'A');
   });
 
   it('reads each project’s version once for all the requests of a turn, after they have all arrived', async () => {
@@ -50,11 +55,11 @@ describe('ListCache', () => {
     // A change committed after the first request arrived but before the read: it is seen.
     versions.versions.p = 2;
     const third = cache.page('p', 'k', async () => 'new');
-    assert.deepEqual(await Promise.all([first, second, third]).then((pages) => pages.map(String)), ['new', 'q page', 'new']);
+    assert.deepEqual(await Promise.all([first, second, third].map(bodyOf)), ['new', 'q page', 'new']);
     assert.deepEqual(versions.reads.sort(), ['p', 'q']);
 
     // The next turn reads again.
-    assert.equal(String(await cache.page('p', 'k', async () => 'newer')), 'new');
+    assert.equal(await bodyOf(cache.page('p', 'k', async () => 'newer')), 'new');
     assert.deepEqual(versions.reads.sort(), ['p', 'p', 'q']);
   });
 
@@ -66,7 +71,7 @@ describe('ListCache', () => {
     });
     await assert.rejects(Promise.all([cache.page('p', 'a', async () => 'A'), cache.page('p', 'b', async () => 'B')]), /store unavailable/);
     down = false;
-    assert.equal(String(await cache.page('p', 'a', async () => 'A')), 'A');
+    assert.equal(await bodyOf(cache.page('p', 'a', async () => 'A')), 'A');
   });
 
   it('stays within its bytes, dropping the least recently used page first', async () => {
@@ -81,7 +86,7 @@ describe('ListCache', () => {
     await cache.page('p', 'k5', async () => body);
     assert.ok(cache.bytes <= 10_000, String(cache.bytes));
     const k2 = renderer(() => 'k2 again');
-    assert.equal(String(await cache.page('p', 'k2', k2.render)), 'k2 again');
+    assert.equal(await bodyOf(cache.page('p', 'k2', k2.render)), 'k2 again');
     assert.equal(k2.calls.n, 1);
     const k1 = renderer(() => 'k1 again');
     await cache.page('p', 'k1', k1.render);
@@ -99,10 +104,10 @@ describe('ListCache', () => {
     const versions = store();
     const none = new ListCache(0, versions.read);
     const any = renderer(() => 'z');
-    assert.equal(await none.page('p', 'k', any.render), 'z');
+    assert.equal(await bodyOf(none.page('p', 'k', any.render)), 'z');
     await none.page('p', 'k', any.render);
     assert.equal(any.calls.n, 2);
-    assert.deepEqual(versions.reads, [], 'with no cache the version is never read');
+    assert.equal(none.bytes, 0);
   });
 
   it('forgets the bytes of a page replaced at a newer version', async () => {
@@ -113,5 +118,53 @@ describe('ListCache', () => {
     versions.versions.p = 2;
     await cache.page('p', 'k', async () => 'b'.repeat(100));
     assert.equal(cache.bytes, once);
+  });
+
+  it('tags a page with the epoch, the version and the page, and a new version with a new tag', async () => {
+    const versions = store({ p: 1, q: 1 });
+    const cache = new ListCache(1024 * 1024, versions.read, 'epoch1');
+    const first = await cache.page('p', 'k', async () => 'a');
+    assert.match(first.etag, /^"epoch1\.1\.[A-Za-z0-9_-]{16}"$/);
+    assert.equal((await cache.page('p', 'k', async () => 'unused')).etag, first.etag, 'a kept page keeps its tag');
+    assert.notEqual((await cache.page('p', 'k2', async () => 'b')).etag, first.etag, 'another page of the same version');
+    versions.versions.p = 2;
+    const second = await cache.page('p', 'k', async () => 'a');
+    assert.match(second.etag, /^"epoch1\.2\./);
+    assert.notEqual(second.etag, first.etag);
+    const otherProcess = new ListCache(1024 * 1024, versions.read, 'epoch2');
+    assert.notEqual((await otherProcess.page('p', 'k', async () => 'a')).etag, second.etag, 'a tag never matches in another process');
+  });
+
+  it('answers no body, without rendering, when If-None-Match names the current tag; kept or not', async () => {
+    for (const maxBytes of [1024 * 1024, 0]) {
+      const versions = store({ p: 1 });
+      const cache = new ListCache(maxBytes, versions.read);
+      const { calls, render } = renderer(() => 'page');
+      const { etag } = await cache.page('p', 'k', render);
+      const rendered = calls.n;
+      const again = await cache.page('p', 'k', render, etag);
+      assert.deepEqual(again, { etag, body: null }, `maxBytes ${maxBytes}`);
+      assert.equal(calls.n, rendered, 'nothing rendered for a 304');
+      assert.equal((await cache.page('p', 'k', render, `W/"x", ${etag}`)).body, null);
+      assert.equal((await cache.page('p', 'k', render, '*')).body, null);
+      assert.equal(String((await cache.page('p', 'k', render, '"stale"')).body), 'page');
+      versions.versions.p = 2;
+      const changed = await cache.page('p', 'k', render, etag);
+      assert.equal(String(changed.body), 'page', 'a changed list answers its page');
+      assert.notEqual(changed.etag, etag);
+    }
+  });
+});
+
+describe('ifNoneMatchNames', () => {
+  it('matches the tag itself, one of a list, a weak form of it, or *', () => {
+    const tag = '"a.1.xyz"';
+    assert.equal(ifNoneMatchNames(tag, tag), true);
+    assert.equal(ifNoneMatchNames(`"other", ${tag}`, tag), true);
+    assert.equal(ifNoneMatchNames(`W/${tag}`, tag), true);
+    assert.equal(ifNoneMatchNames('*', tag), true);
+    assert.equal(ifNoneMatchNames('"a.1.xy"', tag), false);
+    assert.equal(ifNoneMatchNames('a.1.xyz', tag), false, 'an unquoted tag is another tag');
+    assert.equal(ifNoneMatchNames('', tag), false);
   });
 });

@@ -10,13 +10,41 @@
  * A busy server takes in several requests per turn of the event loop; the requests of
  * one turn share one version read per project, made once they have all arrived (a read
  * costs a kept page's request a third of its time on SQLite, a round trip on PostgreSQL).
+ *
+ * The same version makes each page's entity tag, so a client that polls with
+ * `If-None-Match` is told "not modified" without a page being read or sent. A tag names
+ * the process's epoch, the version and the page: versions start again in a new database
+ * (a demo restarted, a backup restored), and a tag from before must never match there.
  */
+import { createHash, randomBytes } from 'node:crypto';
 
 /** One kept page and what it costs to keep. */
 interface Entry {
   readonly version: number;
+  readonly etag: string;
   readonly body: Buffer;
   readonly bytes: number;
+}
+
+/** A page as {@link ListCache.page} answers it. */
+export interface ListAnswer {
+  /** The page's strong entity tag at the project's current list version, quoted as the header carries it. */
+  readonly etag: string;
+  /** The page, or null when the caller's `If-None-Match` already names this tag. */
+  readonly body: Buffer | string | null;
+}
+
+/**
+ * True when an `If-None-Match` header value names `etag`: `*`, or a list of tags
+ * compared weakly (a `W/` prefix is ignored), as RFC 9110 says for GET.
+ */
+export function ifNoneMatchNames(header: string, etag: string): boolean {
+  if (header === etag) return true;
+  for (const part of header.split(',')) {
+    const tag = part.trim();
+    if (tag === '*' || tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag)) return true;
+  }
+  return false;
 }
 
 /** A version read that requests wait for. */
@@ -48,11 +76,13 @@ export class ListCache {
 
   /**
    * `maxBytes` bounds the bodies and keys kept; 0 keeps nothing. `readVersion` reads a
-   * project's list version from the store.
+   * project's list version from the store. `epoch` starts every entity tag; a new
+   * random one per process unless given.
    */
   constructor(
     readonly maxBytes: number,
     private readonly readVersion: (projectId: string) => Promise<number>,
+    readonly epoch: string = randomBytes(6).toString('base64url'),
   ) {}
 
   /** Bytes kept now. */
@@ -61,25 +91,33 @@ export class ListCache {
   }
 
   /**
-   * The page of `projectId` that `key` names (with every parameter of the page): the
-   * kept one when the project's list version is still the one it was rendered at, else
-   * `render()`'s, kept for next time.
+   * The page of `projectId` that `key` names (with every parameter of the page) and its
+   * entity tag: no body when `ifNoneMatch` names the tag, else the kept page when the
+   * project's list version is still the one it was rendered at, else `render()`'s, kept
+   * for next time.
    */
-  async page(projectId: string, key: string, render: () => Promise<string>): Promise<Buffer | string> {
-    if (this.maxBytes === 0) return render();
+  async page(projectId: string, key: string, render: () => Promise<string>, ifNoneMatch?: string): Promise<ListAnswer> {
     const current = await this.#version(projectId);
     const kept = this.#entries.get(key);
     if (kept !== undefined) {
       this.#entries.delete(key);
       if (kept.version === current) {
         this.#entries.set(key, kept);
-        return kept.body;
+        return { etag: kept.etag, body: ifNoneMatch !== undefined && ifNoneMatchNames(ifNoneMatch, kept.etag) ? null : kept.body };
       }
       this.#bytes -= kept.bytes;
     }
+    const etag = this.#tag(current, key);
+    if (ifNoneMatch !== undefined && ifNoneMatchNames(ifNoneMatch, etag)) return { etag, body: null };
+    if (this.maxBytes === 0) return { etag, body: await render() };
     const body = Buffer.from(await render());
-    this.#keep(key, { version: current, body, bytes: body.length + key.length * 2 + ENTRY_OVERHEAD });
-    return body;
+    this.#keep(key, { version: current, etag, body, bytes: body.length + etag.length + key.length * 2 + ENTRY_OVERHEAD });
+    return { etag, body };
+  }
+
+  /** The entity tag of a page at a version: the epoch, the version and a digest of the page's key. */
+  #tag(version: number, key: string): string {
+    return `"${this.epoch}.${version.toString(36)}.${createHash('sha256').update(key).digest('base64url').slice(0, 16)}"`;
   }
 
   /** The project's list version, read after every request of this turn that asks for it has arrived. */

@@ -1,6 +1,7 @@
 /** The KPS key-pair task routes (API.md §2). HTTP only: validation is the schemas. */
 import type { FastifyInstance } from 'fastify';
-import { errorResponses, JSON_TYPE } from '../gateway/dialects.js';
+import { ifNoneMatch, NotModified, POLLING_NOTE, sendListAnswer } from '../gateway/conditional.js';
+import { errorResponses } from '../gateway/dialects.js';
 import { ProjectParams } from '../jobs/jobs.schema.js';
 import { pageOf } from '../paging.js';
 import type { KpsService } from './kps.service.js';
@@ -27,13 +28,13 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
         tags: TAG,
         summary: 'ListFailedTask: failed key-pair tasks, newest first',
         operationId: 'ListFailedTask',
+        description: POLLING_NOTE,
         params: ProjectParams,
         querystring: PageQuery,
-        response: { 200: FailedTaskList, ...errorResponses('kps', [400, 403]) },
+        response: { 200: FailedTaskList, 304: NotModified, ...errorResponses('kps', [400, 403]) },
       },
     },
-    // The service answers the exact JSON text or bytes; Fastify sends either as is.
-    async (request, reply) => reply.type(JSON_TYPE).send(await kps.listFailedTasks(request.params.project_id, pageOf(request.query))),
+    async (request, reply) => sendListAnswer(reply, await kps.listFailedTasks(request.params.project_id, pageOf(request.query), ifNoneMatch(request))),
   );
 
   app.delete<{ Params: { project_id: string } }>(
@@ -80,12 +81,13 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
         tags: TAG,
         summary: 'ListRunningTask: waiting and running key-pair tasks, newest first',
         operationId: 'ListRunningTask',
+        description: POLLING_NOTE,
         params: ProjectParams,
         querystring: PageQuery,
-        response: { 200: RunningTaskList, ...errorResponses('kps', [400, 403]) },
+        response: { 200: RunningTaskList, 304: NotModified, ...errorResponses('kps', [400, 403]) },
       },
     },
-    async (request, reply) => reply.type(JSON_TYPE).send(await kps.listRunningTasks(request.params.project_id, pageOf(request.query))),
+    async (request, reply) => sendListAnswer(reply, await kps.listRunningTasks(request.params.project_id, pageOf(request.query), ifNoneMatch(request))),
   );
 
   app.get<{ Params: TaskParamsType }>(

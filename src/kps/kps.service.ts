@@ -6,7 +6,7 @@ import type { Transaction } from 'kysely';
 import { inTransaction, type Database } from '../db/database.js';
 import type { DB } from '../db/schema.js';
 import { ServiceError, quote } from '../errors.js';
-import type { ListCache } from '../jobs/list-cache.js';
+import type { ListAnswer, ListCache } from '../jobs/list-cache.js';
 import { KPS_FAILED_BUCKET, ListChanges } from '../jobs/listing.js';
 import { recordListChanges } from '../jobs/listing.store.js';
 import type { Page } from '../paging.js';
@@ -21,22 +21,33 @@ export class KpsService {
     private readonly pages: ListCache,
   ) {}
 
-  /** A page of the project's uncleared failures, newest first, with their total, as the exact JSON body. */
-  async listFailedTasks(projectId: string, page: Page): Promise<Buffer | string> {
-    return this.#page('kps failed', projectId, page, listFailedTaskPage);
+  /**
+   * A page of the project's uncleared failures, newest first, with their total, as the
+   * exact JSON body; no body when `ifNoneMatch` names the page's current entity tag.
+   */
+  async listFailedTasks(projectId: string, page: Page, ifNoneMatch?: string): Promise<ListAnswer> {
+    return this.#page('kps failed', projectId, page, listFailedTaskPage, ifNoneMatch);
   }
 
-  /** A page of the project's waiting (INIT) and running tasks, newest first, with their total, as the exact JSON body. */
-  async listRunningTasks(projectId: string, page: Page): Promise<Buffer | string> {
-    return this.#page('kps running', projectId, page, listRunningTaskPage);
+  /**
+   * A page of the project's waiting (INIT) and running tasks, newest first, with their
+   * total, as the exact JSON body; no body when `ifNoneMatch` names the page's current entity tag.
+   */
+  async listRunningTasks(projectId: string, page: Page, ifNoneMatch?: string): Promise<ListAnswer> {
+    return this.#page('kps running', projectId, page, listRunningTaskPage, ifNoneMatch);
   }
 
   /** One page of a list, kept while the project's lists do not change. */
-  #page(list: string, projectId: string, page: Page, read: typeof listFailedTaskPage): Promise<Buffer | string> {
-    return this.pages.page(projectId, JSON.stringify([list, projectId, page.limit, page.offset]), async () => {
-      const { count, items } = await read(this.db.kysely, projectId, page);
-      return taskListJson(count, items);
-    });
+  #page(list: string, projectId: string, page: Page, read: typeof listFailedTaskPage, ifNoneMatch: string | undefined): Promise<ListAnswer> {
+    return this.pages.page(
+      projectId,
+      JSON.stringify([list, projectId, page.limit, page.offset]),
+      async () => {
+        const { count, items } = await read(this.db.kysely, projectId, page);
+        return taskListJson(count, items);
+      },
+      ifNoneMatch,
+    );
   }
 
   /** One task's state, cleared failures included; throws `not_found` (KPS answers 400 KPS.0005). */

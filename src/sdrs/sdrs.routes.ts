@@ -4,7 +4,8 @@
  * `{server_group_id}` parameters at the same depth, so it is never taken as a job id.
  */
 import type { FastifyInstance } from 'fastify';
-import { errorResponses, JSON_TYPE } from '../gateway/dialects.js';
+import { ifNoneMatch, NotModified, POLLING_NOTE, sendListAnswer } from '../gateway/conditional.js';
+import { errorResponses } from '../gateway/dialects.js';
 import { JobParams, ProjectParams } from '../jobs/jobs.schema.js';
 import {
   FailureJobList,
@@ -29,13 +30,13 @@ export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
         tags: TAG,
         operationId: 'ListFailureJobs',
         summary: 'List failed tasks: protection-group-level by default, inside a group with server_group_id',
+        description: POLLING_NOTE,
         params: ProjectParams,
         querystring: ListFailureJobsQuery,
-        response: { 200: FailureJobList, ...errorResponses('sdrs', [400, 403]) },
+        response: { 200: FailureJobList, 304: NotModified, ...errorResponses('sdrs', [400, 403]) },
       },
     },
-    // The service answers the exact JSON text or bytes; Fastify sends either as is.
-    async (request, reply) => reply.type(JSON_TYPE).send(await sdrs.listFailureJobs(request.params.project_id, request.query)),
+    async (request, reply) => sendListAnswer(reply, await sdrs.listFailureJobs(request.params.project_id, request.query, ifNoneMatch(request))),
   );
 
   app.delete<{ Params: { project_id: string } }>(

@@ -6,7 +6,7 @@ import type { Transaction } from 'kysely';
 import { inTransaction, type Database } from '../db/database.js';
 import type { DB } from '../db/schema.js';
 import { ServiceError, quote } from '../errors.js';
-import type { ListCache } from '../jobs/list-cache.js';
+import type { ListAnswer, ListCache } from '../jobs/list-cache.js';
 import { ListChanges, sdrsBucket } from '../jobs/listing.js';
 import { recordListChanges } from '../jobs/listing.store.js';
 import { pageOf, type Page } from '../paging.js';
@@ -35,15 +35,17 @@ export class SdrsService {
   /**
    * ListFailureJobs: a page of the scope's failures and how many match in all, as the
    * exact JSON body (items are stored rendered; the count is a counter read unless a
-   * resource name narrows the list), kept while the project's lists do not change.
+   * resource name narrows the list), kept while the project's lists do not change; no
+   * body when `ifNoneMatch` names the page's current entity tag.
    */
-  async listFailureJobs(projectId: string, query: ListFailureJobsQuery): Promise<Buffer | string> {
+  async listFailureJobs(projectId: string, query: ListFailureJobsQuery, ifNoneMatch?: string): Promise<ListAnswer> {
     const { failure_status, resource_type, server_group_id, resource_name } = query;
     const page = pageOf(query);
     return this.pages.page(
       projectId,
       JSON.stringify(['sdrs failures', projectId, failure_status, resource_type, server_group_id, resource_name, page.limit, page.offset]),
       () => this.#renderFailureJobs(projectId, query, page),
+      ifNoneMatch,
     );
   }
 
