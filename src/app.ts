@@ -14,6 +14,7 @@ import { opsRoutes } from './gateway/ops.routes.js';
 import { TokenBuckets, installThrottle } from './gateway/throttle.js';
 import { jobsRoutes } from './jobs/jobs.routes.js';
 import { kpsRoutes } from './kps/kps.routes.js';
+import { projectsRoutes } from './projects/projects.routes.js';
 import { sdrsRoutes } from './sdrs/sdrs.routes.js';
 import { checkJson, parseTextFields } from './validation.js';
 
@@ -79,5 +80,6 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   jobsRoutes(app, ctx.jobs);
   sdrsRoutes(app, ctx.sdrs);
   kpsRoutes(app, ctx.kps);
+  projectsRoutes(app, ctx.projects);
   return app;
 }

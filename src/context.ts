@@ -12,6 +12,7 @@ import { JobService } from './jobs/jobs.service.js';
 import { ListCache } from './jobs/list-cache.js';
 import { listVersion } from './jobs/listing.store.js';
 import { KpsService } from './kps/kps.service.js';
+import { ProjectsService } from './projects/projects.service.js';
 import { SdrsService } from './sdrs/sdrs.service.js';
 
 export interface Context {
@@ -21,6 +22,7 @@ export interface Context {
   readonly jobs: JobService;
   readonly sdrs: SdrsService;
   readonly kps: KpsService;
+  readonly projects: ProjectsService;
   readonly auth: Authenticator;
   /** Closes the store; the context is unusable afterwards. */
   close(): Promise<void>;
@@ -79,6 +81,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
       jobs: new JobService(db),
       sdrs: new SdrsService(db, pages),
       kps: new KpsService(db, pages),
+      projects: new ProjectsService(db),
       auth,
       close: () => db.close(),
     };

@@ -5,12 +5,18 @@
 import type { FastifyInstance } from 'fastify';
 import { ServiceError, quote } from '../errors.js';
 import type { Authenticator } from './authenticator.js';
-import { allows, type Action, type Principal } from './principal.js';
+import { allows, mayTouch, type Action, type Principal } from './principal.js';
+
+/**
+ * The `action` of routes open to every authenticated caller: any action will do, on the
+ * path's project when the path has one (who am I, which projects, a project's summary).
+ */
+export const ANY_ACTION = 'any';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The action a caller needs on the path's project; routes without one are public. */
-    action?: Action;
+    /** The action a caller needs on the path's project, or {@link ANY_ACTION}; routes without one are public. */
+    action?: Action | typeof ANY_ACTION;
   }
   interface FastifyRequest {
     /** Who the caller is: set before validation on every route that names an action. */
@@ -34,6 +40,12 @@ export function installAuth(app: FastifyInstance, authenticator: Authenticator):
       projectId,
     });
     request.principal = principal;
+    if (action === ANY_ACTION) {
+      if (projectId !== undefined && !mayTouch(principal, projectId)) {
+        throw new ServiceError('forbidden', `principal ${quote(principal.name)} has no access to project ${quote(projectId)}`);
+      }
+      return;
+    }
     if (!allows(principal, action, projectId)) {
       const where = projectId === undefined ? '' : ` in project ${quote(projectId)}`;
       throw new ServiceError('forbidden', `principal ${quote(principal.name)} is not allowed to perform ${action}${where}`);

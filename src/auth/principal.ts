@@ -44,7 +44,12 @@ function grantMatches(grant: string, value: string): boolean {
 /** True when the principal may perform `action`, in `projectId` when one is given. */
 export function allows(principal: Principal, action: Action, projectId?: string): boolean {
   if (!principal.actions.some((grant) => grantMatches(grant, action))) return false;
-  return projectId === undefined || principal.projects.some((p) => p === '*' || p === projectId);
+  return projectId === undefined || mayTouch(principal, projectId);
+}
+
+/** True when the principal's grants cover `projectId`, whatever the action. */
+export function mayTouch(principal: Principal, projectId: string): boolean {
+  return principal.projects.some((p) => p === '*' || p === projectId);
 }
 
 /** The principal of `--auth none`: everything, everywhere. */
