@@ -17,6 +17,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web console runs in the browser (src/console/web/tsconfig.json gives it the DOM).
+    files: ['src/console/web/**/*.{ts,tsx}'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     // Tests read parsed response bodies freely; their assertions are what check the shape.
     files: ['test/**/*.ts', 'src/**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

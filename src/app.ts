@@ -8,6 +8,7 @@ import type { TSchema } from '@sinclair/typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installAuth } from './auth/auth.hook.js';
 import type { Context } from './context.js';
+import { consoleRoutes } from './console/console.routes.js';
 import { clientErrorHandler, frameworkErrors, installGateway, newRequestId, readableBody } from './gateway/gateway.js';
 import { installMetrics } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
@@ -81,5 +82,6 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   sdrsRoutes(app, ctx.sdrs);
   kpsRoutes(app, ctx.kps);
   projectsRoutes(app, ctx.projects);
+  consoleRoutes(app);
   return app;
 }
