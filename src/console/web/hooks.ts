@@ -4,7 +4,7 @@ import { request, RequestFailed } from './api.js';
 import { useSession } from './session.js';
 
 /** How often list views ask again. */
-export const POLL_MS = 5000;
+export const POLL_MS = 3000;
 
 export interface Read<T> {
   /** The last answer; kept while a newer one is asked for, dropped when the path changes. */

@@ -109,7 +109,7 @@ export function KpsTasks({ project, kind, params }: { project: string; kind: 'fa
                         <span class="wrap">{task.server_name}</span>
                         <div class="sub mono">{task.server_id}</div>
                       </td>
-                      <td class="wrap">{task.keypair_name}</td>
+                      <td class="nowrap">{task.keypair_name}</td>
                       {kind === 'failed' && (
                         <td class="error-cell">
                           {task.task_error_code && <code>{task.task_error_code}</code>}
