@@ -163,9 +163,10 @@ export function Empty({ title, children }: { title: string; children?: Component
 
 /** A view's heading, focused when the view opens so a screen reader announces it. */
 export function PageTitle({ children, title }: { children: ComponentChildren; title: string }) {
+  const { t } = useI18n();
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
-    document.title = `${title} · Task Center`;
+    document.title = `${title} · ${t('app.name')}`;
     heading.current?.focus({ preventScroll: true });
   }, [title]);
   return (
