@@ -418,3 +418,30 @@ async function axeFindings(page: Page): Promise<string[]> {
   });
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id} at ${v.targets.join(', ')}`);
 }
+
+describeWithTools('Console in Chromium, authentication off', [CHROMIUM], () => {
+  it('needs no sign-in under --auth none, and says authentication is off', async () => {
+    const server = await createTestServer('sqlite', { auth: 'none' });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM.command,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      await server.app.inject({
+        method: 'PUT',
+        url: `/taskcenter/v1/projects/${PROJECT_A}/jobs/open-1`,
+        payload: sdrsJob({ job_id: 'open-1' }),
+      });
+      const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+      const page = await browser.newPage();
+      await page.goto(`${base}/console/`);
+      await page.getByRole('link', { name: PROJECT_A }).waitFor();
+      await page.getByText('Authentication is off on this server (--auth none)').waitFor();
+      assert.equal(await page.locator('#token').count(), 0, 'no sign-in form');
+      assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  });
+});
