@@ -23,6 +23,11 @@ const POLL_WAIT = 10_000;
 /** Group-level failures added to the demo's in project B, so its SDRS list has more than one page of 20. */
 const EXTRA_FAILURES = 25;
 
+/** Debian's Chromium, headless, as every browser suite launches it. */
+function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM.command, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+}
+
 /** Asserts the list's total line says `n` failed tasks. */
 async function total(page: Page, n: number): Promise<void> {
   await eventually(async () => assert.equal(await page.locator('.total').textContent(), `${n} failed task${n === 1 ? '' : 's'}`));
@@ -76,10 +81,7 @@ for (const engine of engines) {
         );
       }
       base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM.command,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      });
+      browser = await launchChromium();
     });
 
     after(async () => {
@@ -422,10 +424,7 @@ async function axeFindings(page: Page): Promise<string[]> {
 describeWithTools('Console in Chromium, authentication off', [CHROMIUM], () => {
   it('needs no sign-in under --auth none, and says authentication is off', async () => {
     const server = await createTestServer('sqlite', { auth: 'none' });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM.command,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     try {
       await server.app.inject({
         method: 'PUT',
