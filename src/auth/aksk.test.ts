@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { ServiceError } from '../errors.js';
-import { canonicalQuery, canonicalRequestOf, canonicalUri, formatSdkDate, parseAuthorization, parseSdkDate, signingEncode } from './aksk.js';
+import {
+  canonicalQuery,
+  canonicalRequestOf,
+  canonicalUri,
+  formatSdkDate,
+  parseAuthorization,
+  parseSdkDate,
+  segmentwiseCanonicalUri,
+  signingEncode,
+} from './aksk.js';
 
 const SIG = '0123456789abcdef'.repeat(4);
 
@@ -130,8 +139,14 @@ describe('parseSdkDate', () => {
   });
 });
 
-/** API.md §4's recipe for the canonical URI, word for word. */
+/** API.md §4's recipe for the canonical URI, word for word: decoded as a whole, split, each segment encoded. */
 function recipeUri(rawPath: string): string {
+  const uri = decodeURIComponent(rawPath).split('/').map(signingEncode).join('/');
+  return uri.endsWith('/') ? uri : uri + '/';
+}
+
+/** The per-segment form API.md §4 also accepts: each raw segment decoded and encoded on its own. */
+function segmentwiseRecipeUri(rawPath: string): string {
   const uri = rawPath
     .split('/')
     .map((segment) => signingEncode(decodeURIComponent(segment)))
@@ -181,32 +196,46 @@ describe('canonicalUri', () => {
     assert.equal(canonicalUri('//v1//x'), '//v1//x/');
   });
 
-  it('decodes then re-encodes percent-encoded and non-ASCII segments, keeping an encoded slash inside its segment', () => {
-    assert.equal(canonicalUri('/v1/a%2fb/%7e/%2a'), '/v1/a%2Fb/~/%2A/');
+  it('decodes then re-encodes percent-encoded and non-ASCII segments', () => {
+    assert.equal(canonicalUri('/v1/a%2db/%7e/%2a'), '/v1/a-b/~/%2A/');
     assert.equal(canonicalUri('/v1/caf%C3%A9/café/✓'), '/v1/caf%C3%A9/caf%C3%A9/%E2%9C%93/');
     assert.equal(canonicalUri("/v1/a b+c*(!)'"), '/v1/a%20b%2Bc%2A%28%21%29%27/');
   });
 
-  it('refuses a segment that is not valid percent-encoded UTF-8, naming it', () => {
-    refused(() => canonicalUri('/v1/ok/%C3'), "the path segment '%C3' is not valid percent-encoded UTF-8");
-    refused(() => canonicalUri('/v1/%zz/ok'), "the path segment '%zz' is not valid percent-encoded UTF-8");
+  it('splits a segment at an encoded slash, as the official signers do; the segment-wise form keeps it inside', () => {
+    assert.equal(canonicalUri('/v1/p/jobs/ab%2Fcd'), '/v1/p/jobs/ab/cd/');
+    assert.equal(canonicalUri('/v1/a%2fb%2F/%7e'), '/v1/a/b//~/');
+    assert.equal(segmentwiseCanonicalUri('/v1/p/jobs/ab%2Fcd'), '/v1/p/jobs/ab%2Fcd/');
+    assert.equal(segmentwiseCanonicalUri('/v1/a%2fb/%7e/%2a'), '/v1/a%2Fb/~/%2A/');
   });
 
-  it('agrees with the recipe on many mixed paths', () => {
-    let compared = 0;
-    for (const path of samples(3000, PIECES)) {
-      let expected: string | undefined;
-      try {
-        expected = recipeUri('/' + path);
-      } catch {
-        assert.throws(() => canonicalUri('/' + path), /is not valid percent-encoded UTF-8/);
-        continue;
-      }
-      assert.equal(canonicalUri('/' + path), expected, path);
-      compared += 1;
+  it('refuses a segment that is not valid percent-encoded UTF-8, naming it', () => {
+    for (const uri of [canonicalUri, segmentwiseCanonicalUri]) {
+      refused(() => uri('/v1/ok/%C3'), "the path segment '%C3' is not valid percent-encoded UTF-8");
+      refused(() => uri('/v1/%zz/ok'), "the path segment '%zz' is not valid percent-encoded UTF-8");
     }
-    assert.ok(compared > 1000, `only ${compared} valid paths`);
   });
+
+  for (const [name, uri, recipe] of [
+    ['canonicalUri', canonicalUri, recipeUri],
+    ['segmentwiseCanonicalUri', segmentwiseCanonicalUri, segmentwiseRecipeUri],
+  ] as const) {
+    it(`${name} agrees with its recipe on many mixed paths`, () => {
+      let compared = 0;
+      for (const path of samples(3000, PIECES)) {
+        let expected: string | undefined;
+        try {
+          expected = recipe('/' + path);
+        } catch {
+          assert.throws(() => uri('/' + path), /is not valid percent-encoded UTF-8/);
+          continue;
+        }
+        assert.equal(uri('/' + path), expected, path);
+        compared += 1;
+      }
+      assert.ok(compared > 1000, `only ${compared} valid paths`);
+    });
+  }
 });
 
 describe('canonicalQuery', () => {

@@ -5,14 +5,20 @@
  * keys (static, keystone) delegates to one. {@link signRequest} is the same recipe from
  * the client's side, for tests, benchmarks and scripts.
  *
- * Everything signed is canonicalised from what the server will act on (the decoded path
- * segments, the decoded query pairs, the raw body bytes), never from the raw strings: two
- * requests that mean the same thing sign the same, and two that mean different things
- * cannot share a signature.
+ * Everything signed is canonicalised from what the server will act on (the decoded path,
+ * the decoded query pairs, the raw body bytes), never from the raw strings: two requests
+ * that mean the same thing sign the same, and two that mean different things cannot
+ * share a signature. The one exception is the official signers' own: they sign an encoded
+ * slash as a literal one (`ab%2Fcd` as `ab/cd`); no id the service takes holds a slash, so
+ * such a path is refused by its route whichever way it was meant.
+ *
+ * Temporary credentials, as IAM issues them, are an access key with a security token and
+ * an expiry: a request signed with one must carry its `X-Security-Token` before it expires.
  */
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError, quote } from '../errors.js';
+import { hashToken } from './credentials.js';
 import type { Principal } from './principal.js';
 
 /** The only signing algorithm accepted, and the scheme word of its Authorization header. */
@@ -41,6 +47,11 @@ export interface SignedRequest {
 export interface AccessKeyEntry {
   readonly sk: string;
   readonly principal: Principal;
+  /**
+   * For a temporary key: `sha256:<hex>` of the security token issued with it and when it
+   * expires (epoch ms). A permanent key has neither.
+   */
+  readonly temporary?: { readonly securityTokenHash: string; readonly expiresAt: number };
 }
 
 /** Finds an access key; undefined when there is no such key. */
@@ -73,6 +84,8 @@ const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 const UNRESERVED = /^[A-Za-z0-9._~-]*$/;
 /** A path of such segments only. */
 const UNRESERVED_PATH = /^[A-Za-z0-9._~/-]*$/;
+/** The one thing on which the two accepted canonical URIs of a path differ. */
+const ENCODED_SLASH = /%2f/i;
 
 /** Parses the Authorization header; throws `unauthenticated` saying what is wrong with it. */
 export function parseAuthorization(value: string): AuthorizationParts {
@@ -176,28 +189,54 @@ function decode(text: string, what: string): string {
 
 // Text of unreserved characters only is its own canonical form (decoding and re-encoding
 // leave it as it is), and it is nearly every segment, key and value a client sends: the
-// two below skip both steps for it.
-
-function canonicalSegment(raw: string): string {
-  return UNRESERVED.test(raw) ? raw : signingEncode(decode(raw, 'path segment'));
-}
+// functions below skip both steps for it.
 
 function canonicalQueryPart(raw: string, what: string): string {
   return UNRESERVED.test(raw) ? raw : signingEncode(decode(raw.replace(/\+/g, ' '), what));
 }
 
-/** The canonical URI of a raw path: each segment decoded and re-encoded, with a trailing `/`. */
-export function canonicalUri(rawPath: string): string {
+/**
+ * Each segment of a raw path decoded and re-encoded, joined with `/`, with a trailing `/`.
+ * With `splitDecoded`, a `/` a segment decodes to splits it, as if the whole path had
+ * been decoded first and then split (a segment is decoded on its own all the same, so a
+ * refusal names it: a path decodes as a whole exactly when each of its segments does).
+ */
+function canonicalPath(rawPath: string, splitDecoded: boolean): string {
   if (UNRESERVED_PATH.test(rawPath)) return rawPath.endsWith('/') ? rawPath : rawPath + '/';
   let uri = '';
   for (let start = 0; ;) {
     const slash = rawPath.indexOf('/', start);
-    uri += canonicalSegment(rawPath.slice(start, slash < 0 ? rawPath.length : slash));
+    const raw = rawPath.slice(start, slash < 0 ? rawPath.length : slash);
+    if (UNRESERVED.test(raw)) uri += raw;
+    else {
+      const text = decode(raw, 'path segment');
+      uri += splitDecoded && text.includes('/') ? text.split('/').map(signingEncode).join('/') : signingEncode(text);
+    }
     if (slash < 0) break;
     uri += '/';
     start = slash + 1;
   }
   return uri.endsWith('/') ? uri : uri + '/';
+}
+
+/**
+ * The canonical URI of a raw path as the official signers (the Python, Go and Java SDK
+ * cores, the API gateway's signing samples) build it: the path percent-decoded as a whole,
+ * split on `/`, each segment re-encoded, with a trailing `/`. So `jobs/ab%2Fcd` is
+ * signed as `jobs/ab/cd/`.
+ */
+export function canonicalUri(rawPath: string): string {
+  return canonicalPath(rawPath, true);
+}
+
+/**
+ * The other canonical URI a signature is accepted over: each segment of the raw path
+ * decoded and re-encoded on its own, so an encoded slash stays inside its segment
+ * (`jobs/ab%2Fcd/`), as some SDK versions sign. It differs from {@link canonicalUri} only
+ * for a path that holds an encoded slash.
+ */
+export function segmentwiseCanonicalUri(rawPath: string): string {
+  return canonicalPath(rawPath, false);
 }
 
 /**
@@ -283,23 +322,47 @@ function payloadHash(headers: IncomingHttpHeaders, body: Buffer): string {
   return body.length === 0 ? EMPTY_SHA256 : sha256Hex(body);
 }
 
-/** The canonical request of an incoming request under the given signed-header list. */
-export function canonicalRequestOf(request: SignedRequest, signedHeaders: readonly string[]): string {
-  const { path, query } = splitUrl(request.url);
+/** The parts of an incoming request's canonical request under the given signed-header list, with the official signers' canonical URI. */
+function canonicalPartsOf(request: SignedRequest, path: string, query: string, signedHeaders: readonly string[]): CanonicalParts {
   let block = '';
   for (const name of signedHeaders) {
     const value = headerValue(request.headers, name);
     if (value === undefined) throw unauthenticated(`the signed header ${quote(name)} is not in the request`);
     block += `${name}:${value}\n`;
   }
-  return canonicalRequest({
+  return {
     method: request.method.toUpperCase(),
     uri: canonicalUri(path),
     query: canonicalQuery(query),
     headers: block,
     signedHeaders: signedHeaders.join(';'),
     payloadHash: payloadHash(request.headers, request.body),
-  });
+  };
+}
+
+/** The canonical request of an incoming request under the given signed-header list, as the official signers build it. */
+export function canonicalRequestOf(request: SignedRequest, signedHeaders: readonly string[]): string {
+  const { path, query } = splitUrl(request.url);
+  return canonicalRequest(canonicalPartsOf(request, path, query, signedHeaders));
+}
+
+/** True when `given` (64 lowercase hex characters) is the signature of these parts; compared in constant time. */
+function signs(given: string, sk: string, sdkDate: string, parts: CanonicalParts): boolean {
+  const expected = signature(sk, stringToSign(sdkDate, canonicalRequest(parts)));
+  return timingSafeEqual(Buffer.from(expected, 'latin1'), Buffer.from(given, 'latin1'));
+}
+
+/**
+ * True when the signature matches the request under one of the canonical forms accepted:
+ * the official signers' canonical URI or, for a path with an encoded slash, the
+ * segment-wise one. Only a request that matches none is a bad signature, the only
+ * failure that counts toward the lockout.
+ */
+export function signatureMatches(request: SignedRequest, auth: AuthorizationParts, sk: string, sdkDate: string): boolean {
+  const { path, query } = splitUrl(request.url);
+  const parts = canonicalPartsOf(request, path, query, auth.signedHeaders);
+  if (signs(auth.signature, sk, sdkDate, parts)) return true;
+  return ENCODED_SLASH.test(path) && signs(auth.signature, sk, sdkDate, { ...parts, uri: segmentwiseCanonicalUri(path) });
 }
 
 export interface AkskVerifierOptions {
@@ -358,9 +421,7 @@ export class AkskVerifier {
       throw unauthenticated(`X-Sdk-Date ${sdkDate} is outside the 15-minute window around the server time ${formatSdkDate(now)}`);
     }
 
-    const expected = signature(entry.sk, stringToSign(sdkDate, canonicalRequestOf(request, auth.signedHeaders)));
-    // Both are 64 lowercase hex characters here, so the lengths always match.
-    if (!timingSafeEqual(Buffer.from(expected, 'latin1'), Buffer.from(auth.signature, 'latin1'))) {
+    if (!signatureMatches(request, auth, entry.sk, sdkDate)) {
       const locked = this.#strike(auth.access, now);
       throw unauthenticated(
         locked
@@ -369,6 +430,9 @@ export class AkskVerifier {
       );
     }
     this.#strikes.delete(auth.access);
+    if (entry.temporary !== undefined || headerValue(request.headers, 'x-security-token') !== undefined) {
+      checkSecurityToken(auth.access, entry, headerValue(request.headers, 'x-security-token'), now);
+    }
 
     const projectHeader = headerValue(request.headers, 'x-project-id');
     if (projectHeader !== undefined && request.projectId !== undefined && projectHeader !== request.projectId) {
@@ -389,6 +453,27 @@ export class AkskVerifier {
     if (strikes.count >= MAX_BAD_SIGNATURES) strikes.lockedUntil = now + LOCKOUT_MS;
     this.#strikes.set(ak, strikes);
     return strikes.lockedUntil !== 0;
+  }
+}
+
+/**
+ * A temporary key must come with the security token issued with it, before its expiry;
+ * a permanent key with none. Checked once the signature proved the caller holds the SK,
+ * so only the key's holder learns which it is. Never echoes the token.
+ */
+function checkSecurityToken(ak: string, entry: AccessKeyEntry, token: string | undefined, now: number): void {
+  const temporary = entry.temporary;
+  if (temporary === undefined) {
+    throw unauthenticated(`access key ${quote(ak)} is permanent: a request signed with it must not carry an X-Security-Token`);
+  }
+  if (now >= temporary.expiresAt) {
+    throw unauthenticated(`temporary access key ${quote(ak)} expired at ${new Date(temporary.expiresAt).toISOString()}`);
+  }
+  if (token === undefined) throw unauthenticated(`access key ${quote(ak)} is temporary: the request must carry the X-Security-Token issued with it`);
+  const given = Buffer.from(hashToken(token), 'latin1');
+  const issued = Buffer.from(temporary.securityTokenHash, 'latin1');
+  if (given.length !== issued.length || !timingSafeEqual(given, issued)) {
+    throw unauthenticated(`the X-Security-Token is not the one issued with temporary access key ${quote(ak)}`);
   }
 }
 

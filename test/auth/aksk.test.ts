@@ -4,6 +4,7 @@
  * date window and the 5-strikes lockout on an injected clock.
  */
 import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ import {
   type SignedRequest,
 } from '../../src/auth/aksk.js';
 import { StaticAuthenticator } from '../../src/auth/authenticator.js';
+import { hashToken } from '../../src/auth/credentials.js';
 import type { Principal } from '../../src/auth/principal.js';
 import type { ServiceError } from '../../src/errors.js';
 
@@ -33,8 +35,45 @@ const KEY = { ak: 'TESTAKTESTAKTESTAK01', sk: 'test-secret-key-0123456789abcdefg
 const ALICE: Principal = { name: 'alice', projects: ['proj-a'], actions: ['*'] };
 const T0 = Date.UTC(2024, 4, 17, 10, 30, 0);
 
+/** A temporary key, its security token, and when it expires. */
+const TEMPORARY = { ak: 'TEMPAKTEMPAKTEMPAK01', sk: 'temp-secret-key-0123456789abcdefghijklmnop', token: 'issued-security-token-0123456789' };
+const TEMPORARY_EXPIRY = T0 + 3600 * 1000;
+
 function verifier(clock: { now: number } = { now: T0 }): AkskVerifier {
-  return new AkskVerifier((ak) => (ak === KEY.ak ? { sk: KEY.sk, principal: ALICE } : undefined), { now: () => clock.now });
+  return new AkskVerifier(
+    (ak) =>
+      ak === KEY.ak
+        ? { sk: KEY.sk, principal: ALICE }
+        : ak === TEMPORARY.ak
+          ? { sk: TEMPORARY.sk, principal: ALICE, temporary: { securityTokenHash: hashToken(TEMPORARY.token), expiresAt: TEMPORARY_EXPIRY } }
+          : undefined,
+    { now: () => clock.now },
+  );
+}
+
+/**
+ * A GET of `rawPath` signed by hand, independently of src/auth/aksk.ts: the canonical URI
+ * built by API.md §4's recipe (the whole path decoded, split on `/`, each segment encoded)
+ * or, with `segmentwise`, from each raw segment decoded on its own.
+ */
+function signedByHand(rawPath: string, options: { segmentwise?: boolean; sk?: string; at?: number } = {}): SignedRequest {
+  const encode = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  const segments = options.segmentwise ? rawPath.split('/').map((s) => decodeURIComponent(s)) : decodeURIComponent(rawPath).split('/');
+  const uri = segments.map(encode).join('/') + '/';
+  const sdkDate = formatSdkDate(options.at ?? T0);
+  const headers = { host: '127.0.0.1:8080', 'x-sdk-date': sdkDate };
+  const emptyHash = createHash('sha256').update('').digest('hex');
+  const canonical = ['GET', uri, '', `host:${headers.host}\nx-sdk-date:${sdkDate}\n`, 'host;x-sdk-date', emptyHash].join('\n');
+  const toSign = `SDK-HMAC-SHA256\n${sdkDate}\n${createHash('sha256').update(canonical).digest('hex')}`;
+  const sig = createHmac('sha256', options.sk ?? KEY.sk)
+    .update(toSign)
+    .digest('hex');
+  return {
+    method: 'GET',
+    url: rawPath,
+    headers: { ...headers, authorization: `SDK-HMAC-SHA256 Access=${KEY.ak}, SignedHeaders=host;x-sdk-date, Signature=${sig}` },
+    body: Buffer.alloc(0),
+  };
 }
 
 /** A request signed by our own signer, as it would arrive. */
@@ -266,6 +305,78 @@ describe('AkskVerifier', () => {
     for (let i = 0; i < 4; i++) refusal(() => v.verify(bad), /signature mismatch: check/);
     refusal(() => v.verify(signed({}, T0 - 20 * 60 * 1000)), /outside the 15-minute window/);
     assert.equal(v.verify(signed()), ALICE);
+  });
+});
+
+describe('AkskVerifier on a path with an encoded slash', () => {
+  const PATH = '/v1/proj-a/jobs/ab%2Fcd';
+
+  it("accepts the official signers' canonical URI (the whole path decoded, then split) and the segment-wise one", () => {
+    assert.equal(verifier().verify(signedByHand(PATH)), ALICE);
+    assert.equal(verifier().verify(signedByHand(PATH, { segmentwise: true })), ALICE);
+    assert.equal(verifier().verify(signedByHand('/v1/proj-a/jobs/a%2fb%2F%20c')), ALICE);
+  });
+
+  it('never counts a request signed in an accepted form toward the lockout', () => {
+    const v = verifier();
+    for (let i = 0; i < 8; i++) assert.equal(v.verify(signedByHand(PATH)), ALICE);
+    // Four bad signatures, then the recipe's form: the count starts again from there.
+    for (let i = 0; i < 4; i++) refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong' })), /signature mismatch: check the SK/);
+    assert.equal(v.verify(signedByHand(PATH)), ALICE);
+    for (let i = 0; i < 4; i++) refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong' })), /signature mismatch: check the SK/);
+    assert.equal(v.verify(signedByHand(PATH, { segmentwise: true })), ALICE);
+  });
+
+  it('counts a signature that fails every accepted form, and locks the key at the fifth', () => {
+    const v = verifier();
+    for (let i = 1; i <= 4; i++) refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong', segmentwise: i % 2 === 0 })), /signature mismatch: check/);
+    refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong' })), /is now locked for 5 minutes/);
+    refusal(() => v.verify(signedByHand(PATH)), /is locked for another 300 s/);
+  });
+});
+
+describe('AkskVerifier with temporary credentials', () => {
+  const withToken = (token: string | undefined, at = T0) =>
+    signed({ headers: token === undefined ? {} : { 'x-security-token': token } }, at, { ak: TEMPORARY.ak, sk: TEMPORARY.sk });
+
+  it('accepts a temporary key with its security token before it expires', () => {
+    assert.equal(verifier().verify(withToken(TEMPORARY.token)), ALICE);
+    assert.equal(verifier({ now: TEMPORARY_EXPIRY - 1000 }).verify(withToken(TEMPORARY.token, TEMPORARY_EXPIRY - 1000)), ALICE);
+  });
+
+  it('refuses a temporary key without its token, with a wrong one, or once expired, never echoing a token', () => {
+    refusal(
+      () => verifier().verify(withToken(undefined)),
+      /access key 'TEMPAKTEMPAKTEMPAK01' is temporary: the request must carry the X-Security-Token issued with it/,
+    );
+    refusal(
+      () => verifier().verify(withToken('forged-security-token')),
+      /the X-Security-Token is not the one issued with temporary access key 'TEMPAKTEMPAKTEMPAK01'/,
+    );
+    refusal(
+      () => verifier({ now: TEMPORARY_EXPIRY }).verify(withToken(TEMPORARY.token, TEMPORARY_EXPIRY)),
+      /temporary access key 'TEMPAKTEMPAKTEMPAK01' expired at 2024-05-17T11:30:00.000Z/,
+    );
+    for (const token of ['forged-security-token', TEMPORARY.token]) {
+      assert.throws(
+        () => verifier({ now: TEMPORARY_EXPIRY + 1 }).verify(withToken(token, TEMPORARY_EXPIRY + 1)),
+        (error: Error) => !error.message.includes(token) && !error.message.includes(TEMPORARY.sk),
+      );
+    }
+  });
+
+  it('refuses a permanent key that comes with a security token', () => {
+    refusal(
+      () => verifier().verify(signed({ headers: { 'x-security-token': 'any-token' } })),
+      /access key 'TESTAKTESTAKTESTAK01' is permanent: a request signed with it must not carry an X-Security-Token/,
+    );
+  });
+
+  it('checks the security token only once the signature holds, and never counts it toward the lockout', () => {
+    const v = verifier();
+    refusal(() => v.verify(signed({ headers: { 'x-security-token': 'x' } }, T0, { ak: TEMPORARY.ak, sk: 'wrong' })), /signature mismatch/);
+    for (let i = 0; i < 6; i++) refusal(() => v.verify(withToken('forged-security-token')), /is not the one issued/);
+    assert.equal(v.verify(withToken(TEMPORARY.token)), ALICE);
   });
 });
 

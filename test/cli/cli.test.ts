@@ -4,10 +4,13 @@
  * on both engines.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { signRequest } from '../../src/auth/aksk.js';
+import { StaticAuthenticator } from '../../src/auth/authenticator.js';
+import { hashToken } from '../../src/auth/credentials.js';
 import { main } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config.js';
 import { createContext } from '../../src/context.js';
@@ -62,7 +65,18 @@ describe('taskcenter usage', () => {
       [['seed', '--projects', '2', '--jobs', '5', '--end-time', 'yesterday'], /--end-time must be an ISO 8601 time/],
       [['credentials'], /missing subcommand/],
       [['credentials', 'remove'], /unknown subcommand 'remove'/],
-      [['credentials', 'add', '--name', 'x', '--project', 'p', '--action', '*'], /give --token, --aksk or both/],
+      [['credentials', 'add', '--name', 'x', '--project', 'p', '--action', '*'], /give --token, --aksk or both, or --temporary/],
+      [['credentials', 'add', '--name', 'x', '--project', 'p', '--action', '*', '--temporary'], /--temporary needs --ttl SECONDS \(60 to 86400\)/],
+      [
+        ['credentials', 'add', '--name', 'x', '--project', 'p', '--action', '*', '--temporary', '--ttl', '1h'],
+        /--ttl must be an integer between 60 and 86400 seconds, got '1h'/,
+      ],
+      [
+        ['credentials', 'add', '--name', 'x', '--project', 'p', '--action', '*', '--temporary', '--ttl', '86401'],
+        /--ttl must be an integer between 60 and 86400/,
+      ],
+      [['credentials', 'add', '--name', 'x', '--project', 'p', '--action', '*', '--token', '--ttl', '600'], /--ttl applies only to --temporary credentials/],
+      [['credentials', 'add', '--name', 'x', '--project', 'p', '--action', '*', '--temporary', '--ttl', '600', '--token'], /without --token and --aksk/],
       [
         ['credentials', 'add', '--name', 'x', '--project', 'p', '--action', 'sdrs:failurejobs:list', '--token'],
         /--action 'sdrs:failurejobs:list' matches none of/,
@@ -122,6 +136,66 @@ describe('taskcenter credentials add', () => {
     assert.equal(issued.name, 'reader');
     assert.equal(typeof issued.token, 'string');
     assert.equal(issued.ak, undefined);
+  });
+});
+
+describe('taskcenter credentials add --temporary', () => {
+  it('issues an AK/SK with a security token that expires after --ttl, stores only its hash, and the key signs with it', async () => {
+    const file = join(dir, 'temporary', 'credentials.json');
+    const started = Date.now();
+    const result = await taskcenter([
+      'credentials',
+      'add',
+      '--file',
+      file,
+      '--name',
+      'ci-temp',
+      '--project',
+      'proj-a',
+      '--action',
+      '*',
+      '--temporary',
+      '--ttl',
+      '900',
+      '--json',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const issued = JSON.parse(result.stdout) as { ak: string; sk: string; security_token: string; expires_at: string; token?: string };
+    assert.match(issued.ak, /^[A-Z0-9]{20}$/);
+    assert.equal(issued.token, undefined);
+    const expiresAt = Date.parse(issued.expires_at);
+    assert.ok(expiresAt >= started + 900_000 && expiresAt <= Date.now() + 900_000, issued.expires_at);
+    const stored = readFileSync(file, 'utf8');
+    assert.ok(!stored.includes(issued.security_token), 'the security token is stored in clear');
+    assert.ok(stored.includes(hashToken(issued.security_token)));
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+
+    const auth = new StaticAuthenticator(file);
+    const request = (headers: Record<string, string>, at = Date.now()) => {
+      const url = '/v1/proj-a/task-center/failure-jobs';
+      return { method: 'GET', url, headers: signRequest({ method: 'GET', url, host: 'h:1', headers }, issued, at), body: Buffer.alloc(0), projectId: 'proj-a' };
+    };
+    assert.equal((await auth.authenticate(request({ 'x-security-token': issued.security_token }))).name, 'ci-temp');
+    await assert.rejects(auth.authenticate(request({})), /is temporary: the request must carry the X-Security-Token/);
+
+    const human = await taskcenter([
+      'credentials',
+      'add',
+      '--file',
+      file,
+      '--name',
+      'ci-temp-2',
+      '--project',
+      'proj-a',
+      '--action',
+      '*',
+      '--temporary',
+      '--ttl',
+      '60',
+    ]);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /X-Security-Token: \S{32,}\n/);
+    assert.match(human.stdout, /expires at \d{4}-\d{2}-\d{2}T/);
   });
 });
 

@@ -6,6 +6,7 @@
  * in the right format and change nothing.
  */
 import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { stringify } from 'node:querystring';
 import { after, before, describe, it } from 'node:test';
@@ -51,6 +52,29 @@ function sdkSigned(
     path: spec.path + (query === '' ? '' : `?${query}`),
     headers: Object.fromEntries(Object.entries(signed).map(([name, value]) => [name.toLowerCase(), String(value)])),
     body: spec.data === undefined ? '' : JSON.stringify(spec.data),
+  };
+}
+
+/**
+ * A GET signed by hand, word for word as the official signers (the Python, Go and Java SDK
+ * cores) do it, without src/auth/aksk.ts: the canonical URI is the raw path decoded as a
+ * whole, split on `/`, each segment encoded, with a trailing `/`.
+ */
+function recipeSigned(server: ListeningServer, key: { ak: string; sk: string }, rawPath: string): RawRequest {
+  const encode = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  const uri = decodeURIComponent(rawPath).split('/').map(encode).join('/') + '/';
+  const sdkDate = formatSdkDate(Date.now());
+  const headers = { host: server.host, 'x-sdk-date': sdkDate };
+  const canonical = ['GET', uri, '', `host:${headers.host}\nx-sdk-date:${sdkDate}\n`, 'host;x-sdk-date', createHash('sha256').update('').digest('hex')].join(
+    '\n',
+  );
+  const toSign = `SDK-HMAC-SHA256\n${sdkDate}\n${createHash('sha256').update(canonical).digest('hex')}`;
+  const sig = createHmac('sha256', key.sk).update(toSign).digest('hex');
+  return {
+    method: 'GET',
+    path: rawPath,
+    headers: { ...headers, authorization: `SDK-HMAC-SHA256 Access=${key.ak}, SignedHeaders=host;x-sdk-date, Signature=${sig}` },
+    body: '',
   };
 }
 
@@ -142,6 +166,17 @@ for (const engine of engines) {
       const ok = await send(server, sdkSigned(server, KEYS.alice, { method: 'GET', path: `/v1/${PROJECT_A}/task-center/failure-jobs`, query: { limit: 1 } }));
       assert.equal(ok.status, 200, JSON.stringify(ok.json));
       assert.equal(ok.json.count, 2);
+    });
+
+    it("answers a job id with an encoded slash, signed by the official recipe, with the route's own 400, and never locks the key", async () => {
+      for (let i = 0; i < 6; i++) {
+        const response = await send(server, recipeSigned(server, KEYS.mallory, `/v1/${PROJECT_A}/jobs/ab%2Fcd`));
+        assert.equal(response.status, 400, JSON.stringify(response.json));
+        assert.deepEqual(response.json, { error: { code: 'SDRS.0201', message: "job_id must match ^[A-Za-z0-9._-]{1,64}$, got 'ab/cd'" } });
+      }
+      const ok = await send(server, recipeSigned(server, KEYS.mallory, `/v1/${PROJECT_A}/jobs/${String(groupA.job_id)}`));
+      assert.equal(ok.status, 200, JSON.stringify(ok.json));
+      assert.equal(ok.json.job_id, groupA.job_id);
     });
 
     it('refuses a tampered path', async () => {

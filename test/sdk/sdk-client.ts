@@ -100,9 +100,14 @@ export class TaskCenterClient {
 /** The SDK's log lines carry request headers (the signature): tests keep them off stdout. */
 const QUIET = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** A client for `endpoint` signing with `key` for `projectId`, built with the core's ClientBuilder. */
-export function taskCenterClient(endpoint: string, key: { ak: string; sk: string }, projectId: string): TaskCenterClient {
-  const credentials = new BasicCredentials().withAk(key.ak).withSk(key.sk).withProjectId(projectId);
+/**
+ * A client for `endpoint` signing with `key` for `projectId`, built with the core's
+ * ClientBuilder; with `securityToken`, in the core's temporary-credential mode (it then
+ * sends the token in X-Security-Token).
+ */
+export function taskCenterClient(endpoint: string, key: { ak: string; sk: string; securityToken?: string }, projectId: string): TaskCenterClient {
+  let credentials = new BasicCredentials().withAk(key.ak).withSk(key.sk).withProjectId(projectId);
+  if (key.securityToken !== undefined) credentials = credentials.withSecurityToken(key.securityToken);
   return new ClientBuilder((hcClient: HcClient) => {
     (hcClient as unknown as { httpClient: { _logger: typeof QUIET } }).httpClient._logger = QUIET;
     return new TaskCenterClient(hcClient);

@@ -5,6 +5,7 @@
  * free port.
  */
 import type { FastifyInstance } from 'fastify';
+import { hashToken } from '../../src/auth/credentials.js';
 import { loadConfig, type ConfigInput } from '../../src/config.js';
 import type { Context } from '../../src/context.js';
 import type { Engine } from '../../src/db/database.js';
@@ -20,6 +21,17 @@ export const KEYS = {
   /** Everything in project A; only the lockout test uses it, so locking it disturbs nothing else. */
   mallory: { ak: 'MALLORYAKMALLORYAK01', sk: 'mallory-secret-key-0123456789abcdefghijkl' },
 } as const;
+
+/** Temporary credentials of principal `temp` (everything in project A): valid for a day from the server's start, and one that expired. */
+export const TEMPORARY_KEYS = {
+  valid: { ak: 'TEMPVALIDAKTEMPVALI1', sk: 'temp-valid-secret-key-0123456789abcdefgh', securityToken: 'temp-valid-security-token-0123456789abcdefgh' },
+  expired: { ak: 'TEMPEXPIREDAKTEMPEX1', sk: 'temp-expired-secret-key-0123456789abcdef', securityToken: 'temp-expired-security-token-0123456789abcde' },
+} as const;
+
+/** A temporary key as the credentials file holds it: the security token only as its hash. */
+function temporaryKey(key: { ak: string; sk: string; securityToken: string }, expiresAt: Date): object {
+  return { ak: key.ak, sk: key.sk, security_token: hashToken(key.securityToken), expires_at: expiresAt.toISOString() };
+}
 
 export interface ListeningServer {
   readonly engine: Engine;
@@ -37,7 +49,18 @@ export async function startServer(engine: Engine, flags: ConfigInput = {}): Prom
     const credentials = writeTestCredentials(dir, {
       readerKey: KEYS.reader,
       bobKey: KEYS.bob,
-      principals: [{ name: 'mallory', projects: [PROJECT_A], actions: ['*'], access_keys: [KEYS.mallory] }],
+      principals: [
+        { name: 'mallory', projects: [PROJECT_A], actions: ['*'], access_keys: [KEYS.mallory] },
+        {
+          name: 'temp',
+          projects: [PROJECT_A],
+          actions: ['*'],
+          access_keys: [
+            temporaryKey(TEMPORARY_KEYS.valid, new Date(Date.now() + 24 * 3600 * 1000)),
+            temporaryKey(TEMPORARY_KEYS.expired, new Date(Date.now() - 1000)),
+          ],
+        },
+      ],
     });
     return loadConfig({ db, auth: 'static', credentials, logLevel: 'silent', host: '127.0.0.1', port: '0', ...flags }, {});
   });
