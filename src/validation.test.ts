@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Type } from '@sinclair/typebox';
-import { ServiceError } from './errors.js';
+import { ServiceError, quote } from './errors.js';
 import { BatchBody, BatchItem, JobDocument, JobListQuery, Nullable, OneOf, Timestamp } from './jobs/jobs.schema.js';
 import { checkJson, parseTextFields } from './validation.js';
 
@@ -20,7 +20,8 @@ function refusal(fn: () => unknown): ServiceError {
 const Query = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647 })),
+    unbounded: Type.Optional(Type.Integer({ minimum: 1 })),
     status: Type.Optional(OneOf(['INIT', 'FAIL'])),
     id: Type.Optional(Type.String({ pattern: '^[a-z]+$' })),
     name: Type.Optional(Type.String({ minLength: 2, maxLength: 4 })),
@@ -46,7 +47,28 @@ describe('parseTextFields', () => {
       assert.equal(error.field, 'limit');
       assert.equal(error.message, `limit must be an integer between 0 and 1000, got '${bad}'`);
     }
-    assert.equal(refusal(() => parseTextFields(Query, { offset: '-5', must: 'x' })).message, "offset must be an integer >= 0, got '-5'");
+    assert.equal(refusal(() => parseTextFields(Query, { offset: '-5', must: 'x' })).message, "offset must be an integer between 0 and 2147483647, got '-5'");
+  });
+
+  it('states the upper bound of every integer, past 15 digits too, and reads leading zeros', () => {
+    for (const bad of ['2147483648', '9007199254740991', '9'.repeat(40)]) {
+      assert.equal(
+        refusal(() => parseTextFields(Query, { offset: bad, must: 'x' })).message,
+        `offset must be an integer between 0 and 2147483647, got ${quote(bad)}`,
+      );
+    }
+    assert.equal(
+      refusal(() => parseTextFields(Query, { unbounded: '9007199254740992', must: 'x' })).message,
+      "unbounded must be an integer between 1 and 9007199254740991, got '9007199254740992'",
+    );
+    assert.deepEqual(parseTextFields(Query, { offset: '2147483647', limit: '0000000000000000007', must: 'x' }), { offset: 2147483647, limit: 7, must: 'x' });
+  });
+
+  it('takes an empty optional text field as not given, but refuses an empty integer or required field', () => {
+    assert.deepEqual(parseTextFields(Query, { status: '', id: '', name: '', must: 'x' }), { must: 'x' });
+    assert.equal(refusal(() => parseTextFields(Query, { limit: '', must: 'x' })).message, "limit must be an integer between 0 and 1000, got ''");
+    assert.equal(refusal(() => parseTextFields(Query, { offset: '', must: 'x' })).field, 'offset');
+    assert.equal(refusal(() => parseTextFields(Type.Object({ must: Type.String({ minLength: 1 }) }), { must: '' })).message, "must must not be empty, got ''");
   });
 
   it('refuses a parameter given twice', () => {

@@ -3,6 +3,8 @@
  * on: the field, what is allowed, and what was sent. Used as Fastify's validator for
  * every route, and by services that validate items one by one (batch ingest).
  */
+import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
@@ -27,7 +29,9 @@ type JsonSchema = {
 /**
  * Validates query strings and path parameters, which arrive as text. Integers must be
  * written as plain decimal digits: `''`, `1.5`, `1e3` and `abc` are refused, never
- * defaulted. Unknown parameters are ignored, as Huawei's services do.
+ * defaulted. An optional text field given empty (`name=`) is taken as not given: the
+ * SDKs send one when a caller passes an empty string. Unknown parameters are ignored, as
+ * Huawei's services do.
  */
 export function parseTextFields(schema: TSchema, input: unknown): Record<string, unknown> {
   const properties = (schema as JsonSchema).properties ?? {};
@@ -43,17 +47,19 @@ export function parseTextFields(schema: TSchema, input: unknown): Record<string,
     if (typeof value !== 'string') {
       throw new ServiceError('invalid_parameter', `${name} must be given once, got ${(value as unknown[]).length} values`, name);
     }
-    out[name] = field.type === 'integer' ? parseInteger(name, field, value) : checkText(name, field, value);
+    if (field.type === 'integer') out[name] = parseInteger(name, field, value);
+    else if (value !== '' || required.has(name)) out[name] = checkText(name, field, value);
   }
   return out;
 }
 
+/** An integer field's bounds: every one states both, so a message can say the whole range. */
 function parseInteger(name: string, field: JsonSchema, text: string): number {
-  const value = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
   const min = field.minimum ?? 0;
-  if (Number.isNaN(value) || value < min || (field.maximum !== undefined && value > field.maximum)) {
-    const range = field.maximum === undefined ? `an integer >= ${min}` : `an integer between ${min} and ${field.maximum}`;
-    throw new ServiceError('invalid_parameter', `${name} must be ${range}, got ${quote(text)}`, name);
+  const max = field.maximum ?? Number.MAX_SAFE_INTEGER;
+  if (Number.isNaN(value) || value < min || value > max) {
+    throw new ServiceError('invalid_parameter', `${name} must be an integer between ${min} and ${max}, got ${quote(text)}`, name);
   }
   return value;
 }
@@ -91,6 +97,7 @@ function textProblem(field: JsonSchema, text: string): string | null {
 
 function describeText(field: JsonSchema): string {
   if (field.pattern !== undefined) return `must match ${field.pattern}`;
+  if (field.maxLength === undefined) return field.minLength === 1 ? 'must not be empty' : `must be at least ${field.minLength ?? 0} characters`;
   return `must be ${field.minLength ?? 0} to ${field.maxLength} characters`;
 }
 
@@ -164,4 +171,54 @@ function describeJsonError(field: string, error: ValueError): string {
 
 function article(type: string): string {
   return /^(string|object|array|integer|number|boolean|null)( or .*)?$/.test(type) ? `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}` : type;
+}
+
+/**
+ * Parses a JSON body. A body that is not UTF-8 is refused rather than decoded with U+FFFD
+ * in place of its bad bytes (which would store text nobody sent): `invalid_parameter`
+ * naming the field that holds them (`jobs[3].server.name`) and where, as for an unpaired
+ * surrogate. Throws JSON.parse's SyntaxError for malformed JSON.
+ */
+export function parseJsonBody(body: Buffer): unknown {
+  if (isUtf8(body)) return JSON.parse(body.toString('utf8'));
+  throw notUtf8(body);
+}
+
+/** Says where the first bytes that are not UTF-8 are, by the field whose text holds them. */
+function notUtf8(body: Buffer): ServiceError {
+  // Valid text re-encodes to the same bytes, so the first byte that differs is the first bad one.
+  const reencoded = Buffer.from(body.toString('utf8'), 'utf8');
+  let at = 0;
+  while (at < body.length && body[at] === reencoded[at]) at++;
+  const where = `byte 0x${(body[at] ?? 0).toString(16).padStart(2, '0')} at offset ${at}`;
+  // Mark the spot with text that cannot occur by chance, parse, and find the string holding it.
+  const marker = `~${randomBytes(12).toString('hex')}~`;
+  let marked: unknown;
+  try {
+    marked = JSON.parse(Buffer.concat([body.subarray(0, at), Buffer.from(marker), body.subarray(at)]).toString('utf8'));
+  } catch {
+    return new ServiceError('malformed_request', `request body is not valid UTF-8 (${where})`);
+  }
+  const found = fieldHolding(marked, marker, '');
+  if (found === undefined) return new ServiceError('malformed_request', `request body is not valid UTF-8 (${where})`);
+  const name = found.inKey ? `a field name in ${found.path || 'the request body'}` : found.path;
+  return new ServiceError('invalid_parameter', `${name} must be valid UTF-8 text, got ${where}`, found.path || undefined);
+}
+
+function fieldHolding(value: unknown, marker: string, path: string): { path: string; inKey: boolean } | undefined {
+  if (typeof value === 'string') return value.includes(marker) ? { path, inKey: false } : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = fieldHolding(value[i], marker, `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    if (key.includes(marker)) return { path, inKey: true };
+    const found = fieldHolding(item, marker, path === '' ? key : `${path}.${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

@@ -13,8 +13,6 @@ export type Engine = 'sqlite' | 'postgres';
 export interface Database {
   readonly engine: Engine;
   readonly kysely: Kysely<DB>;
-  /** Resolves when the store answers a trivial query; rejects otherwise. */
-  ping(): Promise<void>;
   /** Closes every connection; the handle is unusable afterwards. */
   close(): Promise<void>;
 }
@@ -71,6 +69,17 @@ export function isStoreUnavailable(error: unknown): boolean {
     typeof message === 'string' &&
     /Connection terminated|timeout exceeded when trying to connect|connection is closed|Client has encountered a connection error/i.test(message)
   );
+}
+
+/**
+ * True when an error says a table does not exist (PostgreSQL 42P01 undefined_table,
+ * SQLite "no such table"): the schema was never migrated, or was dropped under a running
+ * server. Answered 503 with a pointer to `taskcenter migrate`, not as a bug.
+ */
+export function isMissingRelation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === '42P01' || (code === 'SQLITE_ERROR' && typeof message === 'string' && message.startsWith('no such table'));
 }
 
 /**

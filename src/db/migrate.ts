@@ -1,6 +1,9 @@
 import { Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
-import type { Database } from './database.js';
+import { isMissingRelation, isStoreUnavailable, type Database } from './database.js';
 import { migrations } from './migrations/index.js';
+
+/** The last migration in the index: the schema version this code needs. */
+export const LATEST_MIGRATION = Object.keys(migrations).sort().at(-1) as string;
 
 /** What {@link migrate} applied; empty when the schema was already current. */
 export interface MigrationReport {
@@ -22,10 +25,35 @@ export async function migrate(db: Database): Promise<MigrationReport> {
   });
   const { error, results = [] } = db.engine === 'sqlite' ? await atomically(db, () => migrator.migrateToLatest()) : await migrator.migrateToLatest();
   if (error !== undefined) {
-    const failed = results.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    const failed = results.find((r) => r.status === 'Error')?.migrationName;
+    const reason = error instanceof Error ? error.message : String(error);
+    // No migration named: it failed before running one, on the way to the database.
+    throw new Error(failed === undefined ? `${unreachable(error, reason)}; no migration was run` : `migration ${failed} failed: ${reason}`, { cause: error });
   }
   return { applied: results.filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}
+
+/** Says why the migrations could not start: no connection, no such database, no login, or the driver's reason. */
+function unreachable(error: unknown, reason: string): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === '3D000') return `${reason}: create it first (createdb), then migrate`;
+  if (code === '28P01' || code === '28000') return `cannot log in to the database: ${reason}`;
+  if (isStoreUnavailable(error)) return `cannot connect to the database: ${reason}`;
+  return `cannot prepare the migrations: ${reason}`;
+}
+
+/**
+ * The last migration applied to the database, or null when none was (no migration table):
+ * readiness compares it with {@link LATEST_MIGRATION}.
+ */
+export async function schemaVersion(db: Database): Promise<string | null> {
+  try {
+    const { rows } = await sql<{ name: string | null }>`select max(name) as name from taskcenter_migrations`.execute(db.kysely);
+    return rows[0]?.name ?? null;
+  } catch (error) {
+    if (isMissingRelation(error)) return null;
+    throw error;
+  }
 }
 
 /**

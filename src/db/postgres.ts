@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { Kysely, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import type { Database } from './database.js';
 import { isPrepared } from './prepared.js';
 import type { DB } from './schema.js';
@@ -36,9 +36,6 @@ export function openPostgres(url: string): Database {
   return {
     engine: 'postgres',
     kysely,
-    async ping() {
-      await sql`select 1`.execute(kysely);
-    },
     async close() {
       await kysely.destroy();
     },

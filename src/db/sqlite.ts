@@ -48,9 +48,6 @@ export function openSqlite(path: string): Database {
   return {
     engine: 'sqlite',
     kysely,
-    async ping() {
-      sqlite.prepare('select 1').get();
-    },
     async close() {
       await kysely.destroy();
     },

@@ -73,13 +73,17 @@ export const ERROR_TABLES: Readonly<Record<Dialect, Table>> = {
 };
 
 /**
- * Codes for a bad value of one particular field, where the dialect's catalogue has one
- * (SDRS.0221 bad limit); other invalid fields take the table's general code.
+ * Codes for a bad or unknown value of one particular field, where the dialect's catalogue
+ * has one (SDRS.0221 bad limit, KPS.0001 illegal task id: malformed, or naming no task);
+ * other fields take the table's general code (KPS.0002 parameter error, the project id
+ * included).
  */
 const FIELD_CODES: Readonly<Partial<Record<Dialect, Readonly<Record<string, string>>>>> = {
   sdrs: { limit: 'SDRS.0221', offset: 'SDRS.0222', server_group_id: 'SDRS.0207' },
   kps: { task_id: 'KPS.0001' },
 };
+
+const FIELD_KINDS: ReadonlySet<ErrorKind> = new Set(['invalid_parameter', 'not_found']);
 
 /** Failures the API gateway answers before a service sees the request. */
 const GATEWAY_KINDS: ReadonlySet<ErrorKind> = new Set(['unauthenticated', 'throttled', 'no_route', 'body_too_large']);
@@ -88,7 +92,7 @@ const GATEWAY_KINDS: ReadonlySet<ErrorKind> = new Set(['unauthenticated', 'throt
 export function renderError(dialect: Dialect, error: ServiceError, requestId: string): { status: number; body: object } {
   const speaker: Dialect = GATEWAY_KINDS.has(error.kind) ? 'apigw' : dialect;
   const [status, general] = ERROR_TABLES[speaker][error.kind];
-  const code = (error.kind === 'invalid_parameter' && error.field !== undefined && FIELD_CODES[speaker]?.[error.field]) || general;
+  const code = (FIELD_KINDS.has(error.kind) && error.field !== undefined && FIELD_CODES[speaker]?.[error.field]) || general;
   switch (speaker) {
     case 'sdrs':
     case 'taskcenter':

@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isStoreUnavailable } from '../db/database.js';
+import { isMissingRelation, isStoreUnavailable } from '../db/database.js';
 import { ServiceError } from '../errors.js';
+import { parseJsonBody } from '../validation.js';
 import { ERROR_TABLES, renderError, type Dialect } from './dialects.js';
 
 /** Random bytes drawn at once for 256 request ids: one draw per id cost ~6% of a small request. */
@@ -116,9 +117,11 @@ export function installGateway(app: FastifyInstance): void {
     // SDKs send Content-Type: application/json on bodiless DELETEs.
     if (body.length === 0) return done(null, undefined);
     try {
-      done(null, JSON.parse(body.toString('utf8')));
+      done(null, parseJsonBody(body));
     } catch (error) {
-      done(null, new UnreadableBody(new ServiceError('malformed_request', `request body is not valid JSON: ${(error as Error).message}`)));
+      const refusal =
+        error instanceof ServiceError ? error : new ServiceError('malformed_request', `request body is not valid JSON: ${(error as Error).message}`);
+      done(null, new UnreadableBody(refusal));
     }
   });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
@@ -150,6 +153,11 @@ function toServiceError(error: Error, request: FastifyRequest): ServiceError {
       return new ServiceError('malformed_request', `Content-Type must be application/json, got '${request.headers['content-type'] ?? ''}'`);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ServiceError('malformed_request', 'Content-Length does not match the body');
+  }
+  if (isMissingRelation(error)) {
+    request.log.error({ err: error }, 'store schema missing');
+    request.server.metrics?.observeStoreError();
+    return new ServiceError('unavailable', 'the job store has no schema (a table is missing): run taskcenter migrate against it, then retry');
   }
   if (isStoreUnavailable(error)) {
     request.log.error({ err: error }, 'store unavailable');

@@ -6,9 +6,10 @@
 import { ServiceError, quote } from '../errors.js';
 import { unstorableText } from '../validation.js';
 import type { JobRow } from './jobs.table.js';
-import { OPERATIONS, type Entities, type JobDocument, type JobStatus, type ReportResult, type StoredJob } from './jobs.schema.js';
+import { OPERATIONS, SERVER_GROUP_ID_PATTERN, type Entities, type JobDocument, type JobStatus, type ReportResult, type StoredJob } from './jobs.schema.js';
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(['SUCCESS', 'FAIL']);
+const GROUP_ID = new RegExp(SERVER_GROUP_ID_PATTERN);
 const RANK: Readonly<Record<JobStatus, number>> = { INIT: 0, RUNNING: 1, SUCCESS: 2, FAIL: 2 };
 
 /** A report turned into the row it would store; `cleared`, `created_at` are the store's to keep. */
@@ -29,6 +30,9 @@ export function toReportedJob(projectId: string, doc: JobDocument, prefix = ''):
   const beginTime = parseTime(doc.begin_time);
   if (Number.isNaN(beginTime)) throw invalid('begin_time', `is not a real date, got ${quote(doc.begin_time)}`);
   let endTime: number | null = null;
+  if (doc.end_time == null && TERMINAL.has(doc.status)) {
+    throw invalid('end_time', `is required when status is ${doc.status}: when the job finished (ISO 8601 with a zone)`);
+  }
   if (doc.end_time != null) {
     if (!TERMINAL.has(doc.status)) throw invalid('end_time', `must be null until the job is SUCCESS or FAIL (status is ${doc.status})`);
     endTime = parseTime(doc.end_time);
@@ -50,6 +54,12 @@ export function toReportedJob(projectId: string, doc: JobDocument, prefix = ''):
     }
     if (topLevel && doc.resource == null) throw invalid('resource', 'is required for a top-level sdrs job ({"id", "name", "type"})');
     if (doc.resource?.type === 'server_groups') {
+      if (!GROUP_ID.test(doc.resource.id)) {
+        throw invalid(
+          'resource.id',
+          `of a server_groups job is its protection group id, which must match ${SERVER_GROUP_ID_PATTERN}, got ${quote(doc.resource.id)}`,
+        );
+      }
       if (serverGroupId !== null && serverGroupId !== doc.resource.id) {
         throw invalid(
           'server_group_id',

@@ -30,6 +30,13 @@ export const JOB_ID_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
 
 export const ProjectId = Type.String({ pattern: PROJECT_ID_PATTERN, description: 'Project (tenant) id' });
 export const JobId = Type.String({ pattern: JOB_ID_PATTERN, description: 'Job id, unique within its project' });
+/**
+ * A protection group id, written with a job id's characters: SDRS takes it in a path
+ * segment (`/{server_group_id}/failure-jobs/batch`), so every route that names a group
+ * (and every report of one) holds it to the same rule.
+ */
+export const SERVER_GROUP_ID_PATTERN = JOB_ID_PATTERN;
+export const ServerGroupId = Type.String({ pattern: SERVER_GROUP_ID_PATTERN, description: 'Protection group id' });
 
 /** ISO 8601 with an explicit zone; stored as epoch milliseconds. */
 export const Timestamp = Type.String({
@@ -69,7 +76,7 @@ const jobFields = {
   resource: Type.Optional(
     Nullable(Type.Object({ id: Text(64), name: Type.String({ maxLength: 255 }), type: OneOf(SDRS_RESOURCE_TYPES) }, { additionalProperties: false })),
   ),
-  server_group_id: Type.Optional(Nullable(Text(64))),
+  server_group_id: Type.Optional(Nullable(ServerGroupId)),
   entities: Type.Optional(Entities),
   parent_job_id: Type.Optional(Nullable(JobId)),
   server: Type.Optional(Nullable(Type.Object({ id: Text(64), name: Type.String({ maxLength: 255 }) }, { additionalProperties: false }))),
@@ -135,10 +142,22 @@ export const JobList = Type.Object({
   next_marker: Nullable(Type.String({ description: 'Pass as `marker` for the next page; null on the last page' })),
 });
 
+/**
+ * The producer list's query. `limit` is 1 to 1000 (default 100): a page is reached by
+ * `marker`, and an empty page has no last job to continue from, so unlike the SDRS and
+ * KPS lists (offset paging, where `limit=0` asks only for the count) 0 is refused.
+ */
 export const JobListQuery = Type.Object({
   service: Type.Optional(OneOf(SERVICES)),
   status: Type.Optional(OneOf(JOB_STATUSES)),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 100,
+      description: 'Page size, 1 to 1000 (default 100); 0 is refused: the next page starts after the last job of this one',
+    }),
+  ),
   marker: Type.Optional(JobId),
 });
 export type JobListQuery = Static<typeof JobListQuery>;

@@ -50,10 +50,13 @@ export class KpsService {
     );
   }
 
-  /** One task's state, cleared failures included; throws `not_found` (KPS answers 400 KPS.0005). */
+  /**
+   * One task's state, cleared failures included; throws `not_found` on `task_id` (KPS
+   * answers 400 KPS.0001, illegal task id: KPS.0005 says a *failed* task is not found).
+   */
   async getTask(projectId: string, taskId: string): Promise<KeypairTask> {
     const row = await findTask(this.db.kysely, projectId, taskId);
-    if (row === undefined) throw new ServiceError('not_found', `Task ${quote(taskId)} is not found in project ${quote(projectId)}`);
+    if (row === undefined) throw new ServiceError('not_found', `task_id ${quote(taskId)} names no task in project ${quote(projectId)}`, 'task_id');
     return toKeypairTask(row);
   }
 

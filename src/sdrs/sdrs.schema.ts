@@ -4,7 +4,7 @@
  * OpenAPI document.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { JobId, Nullable, OneOf, ProjectId, SDRS_OPERATIONS, SDRS_RESOURCE_TYPES, JOB_STATUSES } from '../jobs/jobs.schema.js';
+import { JobId, Nullable, OneOf, ProjectId, SDRS_OPERATIONS, SDRS_RESOURCE_TYPES, JOB_STATUSES, ServerGroupId } from '../jobs/jobs.schema.js';
 import { Limit, Offset } from '../paging.js';
 
 export type SdrsOperation = (typeof SDRS_OPERATIONS)[number];
@@ -18,15 +18,13 @@ export function operationOf(status: FailureStatus): SdrsOperation {
   return status.slice(0, -'Fail'.length) as SdrsOperation;
 }
 
-/**
- * A protection group id as producers may report it (1 to 64 characters). Anything else
- * cannot name a group, and is refused with SDRS.0207 rather than matching nothing.
- */
-export const ServerGroupId = Type.String({ minLength: 1, maxLength: 64, description: 'Protection group id' });
-
 /** DeleteFailureJob's path. */
 export const FailureJobParams = Type.Object({ project_id: ProjectId, failure_job_id: JobId });
-/** DeleteServerGroupFailureJobs' path: a malformed group id is SDRS.0207. */
+/**
+ * DeleteServerGroupFailureJobs' path. A group id producers could not have reported (see
+ * ServerGroupId) cannot name a group: refused with SDRS.0207, on this route as on the
+ * list, rather than clearing nothing.
+ */
 export const ServerGroupParams = Type.Object({ project_id: ProjectId, server_group_id: ServerGroupId });
 
 /** ListFailureJobs' query; unknown parameters are ignored, bad values refused (never defaulted). */

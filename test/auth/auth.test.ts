@@ -179,6 +179,17 @@ describeEachEngine('authorization over HTTP', (server) => {
     }
   });
 
+  it('says so in /openapi.json: the operations routes need no credentials, every API route does', async () => {
+    const doc = (await server().app.inject({ url: '/openapi.json' })).json();
+    assert.deepEqual(doc.security, [{ token: [] }, { aksk: [] }]);
+    for (const path of ['/healthz', '/readyz']) assert.deepEqual(doc.paths[path].get.security, [], path);
+    for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, { security?: unknown }>>)) {
+      if (path === '/healthz' || path === '/readyz') continue;
+      for (const [method, operation] of Object.entries(operations)) assert.equal(operation.security, undefined, `${method} ${path} overrides the security`);
+    }
+    assert.equal(doc.paths['/metrics'], undefined, '/metrics is not an API operation');
+  });
+
   it('refuses several X-Auth-Token headers: HTTP joins them, and no token matches the joined value', async () => {
     const response = await server().app.inject({
       url: `/taskcenter/v1/projects/${PROJECT_A}/jobs`,

@@ -13,7 +13,7 @@ import type { DB } from '../../src/db/schema.js';
 import { JobService } from '../../src/jobs/jobs.service.js';
 import { ANONYMOUS } from '../../src/auth/principal.js';
 import { taskcenter } from '../cli-helpers.js';
-import { engines, freshDatabase, sdrsJob } from '../helpers.js';
+import { engines, freshDatabase, PG_ADMIN_URL, postgresProblem, sdrsJob } from '../helpers.js';
 
 const ALL = Object.keys(migrations);
 const APPLIED_ALL = `applied ${ALL.join(', ')}`;
@@ -139,7 +139,7 @@ for (const engine of engines as Engine[]) {
         await db.close();
         const failed = await taskcenter(['migrate', '--db', blocked.url]);
         assert.equal(failed.code, 1);
-        assert.match(failed.stderr, /^taskcenter migrate: migration 0001-jobs failed: /);
+        assert.match(failed.stderr, /^taskcenter migrate: \S+: migration 0001-jobs failed: /);
         assert.equal(failed.stdout, '');
       } finally {
         await blocked.drop();
@@ -158,11 +158,27 @@ describe('taskcenter migrate: usage and unreachable stores', () => {
     assert.match(flag.stderr, /--dbb/);
   });
 
-  it('exits 1 when the store cannot be reached, without printing its password', async () => {
+  it('exits 1 when the store cannot be reached, saying so, without printing its password', async () => {
     const result = await taskcenter(['migrate', '--db', 'postgres://app:hunter2@127.0.0.1:1/taskcenter']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^taskcenter migrate: /);
+    assert.match(
+      result.stderr,
+      /^taskcenter migrate: postgres:\/\/app:\S+@127\.0\.0\.1:1\/taskcenter: cannot connect to the database: connect ECONNREFUSED 127\.0\.0\.1:1; no migration was run\n$/,
+    );
     assert.ok(!result.stderr.includes('hunter2') && !result.stdout.includes('hunter2'));
+    const file = await taskcenter(['migrate', '--db', 'sqlite:/dev/null/taskcenter.db']);
+    assert.equal(file.code, 1);
+    assert.match(file.stderr, /^taskcenter migrate: sqlite:\/dev\/null\/taskcenter\.db: cannot open the database: /);
+  });
+
+  it('exits 1 when the database does not exist, naming it and what to do', async (t) => {
+    const problem = await postgresProblem();
+    if (problem !== null) return t.skip(problem);
+    const url = new URL(PG_ADMIN_URL);
+    url.pathname = '/taskcenter_no_such_database';
+    const result = await taskcenter(['migrate', '--db', url.toString()]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /: database "taskcenter_no_such_database" does not exist: create it first \(createdb\), then migrate; no migration was run\n$/);
   });
 
   it('exits 0 on sqlite::memory:', async () => {

@@ -19,7 +19,8 @@ import type { Logger } from 'pino';
 import { BODY_LIMIT } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/context.js';
-import type { Engine } from '../../src/db/database.js';
+import type { Database, Engine } from '../../src/db/database.js';
+import { LATEST_MIGRATION, migrate } from '../../src/db/migrate.js';
 import {
   ACCESS_KEYS,
   buildTestApp,
@@ -254,7 +255,8 @@ describeEachEngine('gateway: internal failures', (server) => {
   it('answers an unexpected store error with a generic 500 that names only the request id', async () => {
     const broken = await createTestServer(server().engine);
     try {
-      await sql`drop table jobs`.execute(broken.ctx.db.kysely);
+      // A column gone is a bug in the store, unlike a whole schema gone (below).
+      await sql`alter table jobs rename column project_id to project_id_gone`.execute(broken.ctx.db.kysely);
       const responses = [
         await putJob(broken.app, PROJECT_A, sdrsJob()),
         await broken.app.inject({ url: `/taskcenter/v1/projects/${PROJECT_A}/jobs`, headers: { 'x-auth-token': TOKENS.admin } }),
@@ -271,7 +273,60 @@ describeEachEngine('gateway: internal failures', (server) => {
       await broken.close();
     }
   });
+
+  it("answers 503 in each route's format, saying to run taskcenter migrate, when the schema is gone; readiness too; and recovers once migrated", async () => {
+    const broken = await createTestServer(server().engine);
+    try {
+      assert.equal((await putJob(broken.app, PROJECT_A, sdrsJob({ job_id: 'job-1' }))).statusCode, 201);
+      assert.deepEqual((await broken.app.inject({ url: '/readyz' })).json(), { status: 'ready' });
+      await dropEveryTable(broken.ctx.db);
+
+      const migrateNow = 'the job store has no schema (a table is missing): run taskcenter migrate against it, then retry';
+      for (const request of everyRoute(TOKENS.admin)) {
+        const response = await broken.app.inject(request);
+        const where = `${request.method} ${request.url}`;
+        if (request.url.startsWith('/v3/')) assert.equal(flatError(response, 503, 'KPS.9006'), migrateNow, where);
+        else if (request.url.startsWith('/v1/')) assert.equal(nestedError(response, 503, 'SDRS.0905'), migrateNow, where);
+        else assert.equal(nestedError(response, 503, 'TASKCENTER.0010'), migrateNow, where);
+        assertNothingInternal(response.body);
+      }
+      const ready = await broken.app.inject({ url: '/readyz' });
+      assert.equal(ready.statusCode, 503);
+      assert.deepEqual(ready.json(), { status: `schema not migrated (at none, needs ${LATEST_MIGRATION}): run taskcenter migrate` });
+
+      await migrate(broken.ctx.db);
+      assert.deepEqual((await broken.app.inject({ url: '/readyz' })).json(), { status: 'ready' });
+      assert.equal((await putJob(broken.app, PROJECT_A, sdrsJob({ job_id: 'job-2' }))).statusCode, 201);
+      const kps = await broken.app.inject({ url: `/v3/${PROJECT_A}/failed-tasks`, headers: { 'x-auth-token': TOKENS.admin } });
+      assert.deepEqual(kps.json(), { total: 0, tasks: [] });
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('is not ready while the schema lacks a migration this code needs', async () => {
+    const behind = await createTestServer(server().engine);
+    try {
+      await sql`delete from taskcenter_migrations where name = ${LATEST_MIGRATION}`.execute(behind.ctx.db.kysely);
+      const ready = await behind.app.inject({ url: '/readyz' });
+      assert.equal(ready.statusCode, 503);
+      assert.match(ready.json().status, new RegExp(`^schema not migrated \\(at \\S+, needs ${LATEST_MIGRATION}\\): run taskcenter migrate$`));
+    } finally {
+      await behind.close();
+    }
+  });
 });
+
+/** Drops every table of the store under a running server, as if the database had been recreated empty. */
+async function dropEveryTable(db: Database): Promise<void> {
+  if (db.engine === 'postgres') {
+    await sql`drop schema public cascade`.execute(db.kysely);
+    await sql`create schema public`.execute(db.kysely);
+    return;
+  }
+  const { rows } = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%'`.execute(db.kysely);
+  for (const { name } of rows) await sql`drop table ${sql.id(name)}`.execute(db.kysely);
+}
 
 /** A TCP relay to PostgreSQL that can be cut and restored, to make the store unreachable. */
 class Relay {
@@ -484,7 +539,7 @@ for (const engine of engines as Engine[]) {
         ];
         const ids: string[] = [];
         for (const request of requests) ids.push(requestIdOf((await server.app.inject(request)).headers));
-        await sql`drop table jobs`.execute(server.ctx.db.kysely);
+        await sql`alter table jobs rename column project_id to project_id_gone`.execute(server.ctx.db.kysely);
         ids.push(requestIdOf((await putJob(server.app, PROJECT_A, sdrsJob(), TOKENS.admin)).headers));
 
         const text = log.text();

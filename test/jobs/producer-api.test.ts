@@ -457,6 +457,18 @@ describeEachEngine('producer API: validation messages', (server) => {
       /^resource\.name must not contain the NUL character/,
     ],
     ['an unpaired surrogate', kpsJob({ keypair_name: 'key-\ud800' }), /^keypair_name must be well-formed Unicode \(it holds an unpaired surrogate\)$/],
+    ['a FAIL report without end_time', sdrsJob({ end_time: null }), /^end_time is required when status is FAIL: when the job finished/],
+    ['a SUCCESS report without end_time', kpsJob({ ...succeeded, end_time: undefined }), /^end_time is required when status is SUCCESS/],
+    [
+      'a server_group_id no route could name',
+      sdrsJob({ server_group_id: 'bad!id' }),
+      /^server_group_id must match \^\[A-Za-z0-9\._-\]\{1,64\}\$, got 'bad!id'$/,
+    ],
+    [
+      'a protection group whose id no route could name',
+      sdrsJob({ job_type: 'createServerGroup', resource: { id: 'g 1', name: 'g', type: 'server_groups' }, server_group_id: null }),
+      /^resource\.id of a server_groups job is its protection group id, which must match \^\[A-Za-z0-9\._-\]\{1,64\}\$, got 'g 1'$/,
+    ],
   ];
   for (const [name, job, message] of cases) {
     it(`refuses ${name} with 400 TASKCENTER.0001 naming the field and what is allowed`, async () => {
@@ -467,6 +479,38 @@ describeEachEngine('producer API: validation messages', (server) => {
       }
     });
   }
+
+  it('refuses text that is not UTF-8, naming the field and the byte, and stores nothing', async () => {
+    const job = kpsJob({ job_id: 'utf8-put', server: { id: 'srv', name: 'NAME' } });
+    const payload = Buffer.concat(
+      JSON.stringify(job)
+        .split('NAME')
+        .flatMap((part, i) => (i === 0 ? [Buffer.from(part)] : [Buffer.from([0xff, 0xfe]), Buffer.from(part)])),
+    );
+    const put = await server().app.inject({
+      method: 'PUT',
+      url: `/taskcenter/v1/projects/${PROJECT_A}/jobs/utf8-put`,
+      headers: { 'x-auth-token': TOKENS.admin, 'content-type': 'application/json' },
+      payload,
+    });
+    assert.match(taskcenterError(put, 400, 'TASKCENTER.0001'), /^server\.name must be valid UTF-8 text, got byte 0xff at offset \d+$/);
+    assert.equal((await getJob(server().app, PROJECT_A, 'utf8-put')).statusCode, 404);
+
+    // In a batch the body is refused whole: a body that is not UTF-8 is not JSON at all.
+    const good = { project_id: PROJECT_A, ...kpsJob({ job_id: 'utf8-batch-ok' }) };
+    const bad = { project_id: PROJECT_A, ...kpsJob({ job_id: 'utf8-batch-bad', keypair_name: 'KEY' }) };
+    const text = JSON.stringify({ jobs: [good, bad] });
+    const at = text.indexOf('KEY');
+    const batch = Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([0xc3, 0x28]), Buffer.from(text.slice(at + 3))]);
+    const response = await server().app.inject({
+      method: 'POST',
+      url: '/taskcenter/v1/jobs/batch',
+      headers: { 'x-auth-token': TOKENS.admin, 'content-type': 'application/json' },
+      payload: batch,
+    });
+    assert.match(taskcenterError(response, 400, 'TASKCENTER.0001'), /^jobs\[1\]\.keypair_name must be valid UTF-8 text, got byte 0xc3 at offset \d+$/);
+    assert.equal((await getJob(server().app, PROJECT_A, 'utf8-batch-ok')).statusCode, 404);
+  });
 
   it('refuses a body that is not an object', async () => {
     for (const payload of ['[]', '"job"', 'null', '42']) {
@@ -564,6 +608,18 @@ describeEachEngine('producer API: listing', (server) => {
       /^service must be one of sdrs, kps, got 'ecs'$/,
     );
     assert.match(taskcenterError(await listJobs(server().app, project, '?marker=a%20b'), 400, 'TASKCENTER.0001'), /^marker must match /);
+  });
+
+  it('takes an empty service, status or marker as not given', async () => {
+    const project = freshProject();
+    for (const job of [sdrsJob({ job_id: 'e-1' }), kpsJob({ job_id: 'e-2', ...running })])
+      assert.equal((await putJob(server().app, project, job)).statusCode, 201);
+    const response = await listJobs(server().app, project, '?service=&status=&marker=');
+    assert.equal(response.statusCode, 200, response.body);
+    assert.deepEqual(
+      (response.json().jobs as { job_id: string }[]).map((j) => j.job_id),
+      ['e-1', 'e-2'],
+    );
   });
 });
 

@@ -249,6 +249,8 @@ describeEachEngine('KPS paging parameters', (server) => {
     ['offset=-1', 'offset'],
     ['offset=', 'offset'],
     ['offset=%201', 'offset'],
+    ['offset=2147483648', 'offset'],
+    ['offset=9007199254740991', 'offset'],
   ];
   for (const list of ['failed-tasks', 'running-tasks']) {
     it(`refuses every malformed limit and offset on ${list} with 400 KPS.0002 naming the field and what is allowed`, async () => {
@@ -256,15 +258,15 @@ describeEachEngine('KPS paging parameters', (server) => {
         const response = await get(server().app, `/v3/kps-paging/${list}?${query}`);
         assertKpsError(response, 400, 'KPS.0002', new RegExp(`^${field} `));
         if (!query.includes('&')) {
-          const allowed = field === 'limit' ? /between 0 and 1000/ : />= 0/;
+          const allowed = field === 'limit' ? /between 0 and 1000, got / : /between 0 and 2147483647, got /;
           assert.match(response.json().error_msg, allowed, `${query}: ${response.body}`);
         }
       }
     });
   }
 
-  it('accepts the bounds 0 and 1000', async () => {
-    for (const query of ['limit=0', 'limit=1000', 'offset=0', 'limit=1000&offset=0']) {
+  it('accepts the bounds 0 and 1000, and the largest offset', async () => {
+    for (const query of ['limit=0', 'limit=1000', 'offset=0', 'limit=1000&offset=0', 'offset=2147483647']) {
       const response = await get(server().app, `/v3/kps-paging/failed-tasks?${query}`);
       assert.equal(response.statusCode, 200, `${query}: ${response.body}`);
     }
@@ -293,7 +295,7 @@ describeEachEngine('KPS ListKeypairTask', (server) => {
     }
   });
 
-  it('answers 400 KPS.0005 for an unknown task, an SDRS job, a sub-job and another project’s task', async () => {
+  it('answers 400 KPS.0001 (illegal task id) for an unknown task, an SDRS job, a sub-job and another project’s task', async () => {
     const app = server().app;
     const project = 'kps-task-missing';
     await putNewJob(app, project, sdrsJob({ job_id: 'sdrs-job' }));
@@ -301,13 +303,27 @@ describeEachEngine('KPS ListKeypairTask', (server) => {
     await putNewJob(app, project, failed({ job_id: 'child', parent_job_id: 'parent', server: null, keypair_name: null }));
     await putNewJob(app, 'kps-task-missing-other', failed({ job_id: 'theirs' }));
     for (const id of ['nothing-here', 'sdrs-job', 'child', 'theirs']) {
-      assertKpsError(await get(app, `/v3/${project}/tasks/${id}`), 400, 'KPS.0005', new RegExp(`not found.*'${id}'|'${id}'.*not found`));
+      assertKpsError(await get(app, `/v3/${project}/tasks/${id}`), 400, 'KPS.0001', new RegExp(`^task_id '${id}' names no task in project '${project}'$`));
     }
   });
 
   it('answers 400 KPS.0001 for a malformed task id', async () => {
     for (const id of ['bad%20id', 'x'.repeat(65), 'semi%3Bcolon', '%C3%A9t%C3%A9']) {
       assertKpsError(await get(server().app, `/v3/kps-task-bad/tasks/${id}`), 400, 'KPS.0001', /^task_id /);
+    }
+  });
+
+  it('answers a malformed project id with 400 KPS.0002 on every KPS route, before the task id', async () => {
+    const app = server().app;
+    for (const [method, path] of [
+      ['GET', 'failed-tasks'],
+      ['DELETE', 'failed-tasks'],
+      ['DELETE', 'failed-tasks/bad!task'],
+      ['GET', 'running-tasks'],
+      ['GET', 'tasks/bad!task'],
+    ] as const) {
+      const response = await app.inject({ method, url: `/v3/bad!project/${path}`, headers: { 'x-auth-token': TOKENS.admin } });
+      assertKpsError(response, 400, 'KPS.0002', /^project_id must match /);
     }
   });
 });

@@ -203,20 +203,20 @@ describeEachEngine('SDRS ListFailureJobs: bad parameters', (server) => {
     ['limit=', 'SDRS.0221', /^limit must be an integer between 0 and 1000, got ''$/],
     ['limit=1e3', 'SDRS.0221', /^limit must be an integer between 0 and 1000, got '1e3'$/],
     ['limit=1&limit=2', 'SDRS.0221', /^limit must be given once, got 2 values$/],
-    ['offset=abc', 'SDRS.0222', /^offset must be an integer >= 0, got 'abc'$/],
-    ['offset=-1', 'SDRS.0222', /^offset must be an integer >= 0, got '-1'$/],
-    ['offset=2.0', 'SDRS.0222', /^offset must be an integer >= 0, got '2\.0'$/],
-    ['offset=', 'SDRS.0222', /^offset must be an integer >= 0, got ''$/],
+    ['offset=abc', 'SDRS.0222', /^offset must be an integer between 0 and 2147483647, got 'abc'$/],
+    ['offset=-1', 'SDRS.0222', /^offset must be an integer between 0 and 2147483647, got '-1'$/],
+    ['offset=2.0', 'SDRS.0222', /^offset must be an integer between 0 and 2147483647, got '2\.0'$/],
+    ['offset=', 'SDRS.0222', /^offset must be an integer between 0 and 2147483647, got ''$/],
+    ['offset=9007199254740991', 'SDRS.0222', /^offset must be an integer between 0 and 2147483647, got '9007199254740991'$/],
+    ['offset=2147483648', 'SDRS.0222', /^offset must be an integer between 0 and 2147483647, got '2147483648'$/],
     ['failure_status=createfail', 'SDRS.0201', /^failure_status must be one of createFail, deleteFail, .*, reprotectFail, got 'createfail'$/],
-    ['failure_status=', 'SDRS.0201', /^failure_status must be one of createFail, .* got ''$/],
     [
       'resource_type=protectedInstance',
       'SDRS.0201',
       /^resource_type must be one of server_groups, protected_instances, replications, disaster_recovery_drills, got 'protectedInstance'$/,
     ],
-    ['resource_type=', 'SDRS.0201', /^resource_type must be one of .* got ''$/],
-    ['server_group_id=', 'SDRS.0207', /^server_group_id must be 1 to 64 characters, got ''$/],
-    [`server_group_id=${long}`, 'SDRS.0207', /^server_group_id must be 1 to 64 characters, got 'x+\.\.\.'$/],
+    [`server_group_id=${long}`, 'SDRS.0207', /^server_group_id must match \^\[A-Za-z0-9\._-\]\{1,64\}\$, got 'x+\.\.\.'$/],
+    ['server_group_id=bad!id', 'SDRS.0207', /^server_group_id must match .*, got 'bad!id'$/],
     [`resource_name=${'n'.repeat(256)}`, 'SDRS.0201', /^resource_name must be 0 to 255 characters/],
   ];
   for (const [query, code, message] of cases) {
@@ -237,6 +237,12 @@ describeEachEngine('SDRS ListFailureJobs: bad parameters', (server) => {
     assert.equal(response.statusCode, 400, response.body);
     assert.equal(response.json().error.code, 'SDRS.0201');
     assert.match(response.json().error.message, /^project_id must match/);
+  });
+
+  it('takes an empty filter as not given, as the SDKs send one for an empty string', async () => {
+    const response = await list(server().app, project, 'failure_status=&resource_type=&server_group_id=&resource_name=');
+    assert.equal(response.statusCode, 200, response.body);
+    assert.deepEqual(response.json(), { failure_jobs: [], count: 0 });
   });
 
   it('ignores unknown query parameters, as Huawei services do', async () => {

@@ -171,6 +171,16 @@ describeEachEngine('SDRS batch deletes', (server) => {
     const response = await call(server().app, 'DELETE', `/v1/${project}/task-center/${'g'.repeat(65)}/failure-jobs/batch`);
     assertSdrsError(response, 400, 'SDRS.0207');
   });
+
+  it('refuses a server_group_id that no producer could have reported with SDRS.0207, clearing nothing', async () => {
+    await reportJobs(server().app, project, [sdrsInGroupFailure('kept', 'g3', 'protected_instances', 1)]);
+    for (const id of ['bad!id', 'a%20b', 'caf%C3%A9']) {
+      const response = await call(server().app, 'DELETE', `/v1/${project}/task-center/${id}/failure-jobs/batch`);
+      assertSdrsError(response, 400, 'SDRS.0207');
+      assert.match(response.json().error.message, /^server_group_id must match \^\[A-Za-z0-9\._-\]\{1,64\}\$, got /);
+    }
+    assert.deepEqual(await ids(server().app, project, 'server_group_id=g3'), ['kept']);
+  });
 });
 
 describeEachEngine('SDRS routing', (server) => {
