@@ -194,7 +194,9 @@ async function ensureDataset(engine: Engine, jobs: number): Promise<string> {
   rmSync(stamp, { force: true });
   log(`seeding ${jobs} jobs into ${engine} (${projectsFor(jobs)} projects)`);
   const started = Date.now();
-  const seeded = spawnSync(process.execPath, [BIN, 'seed', '--db', url, '--projects', String(projectsFor(jobs)), '--jobs', String(jobs)], {
+  // A fixed --end-time: the same dataset at every reseed, whenever it runs.
+  const args = ['seed', '--db', url, '--projects', String(projectsFor(jobs)), '--jobs', String(jobs), '--end-time', '2026-01-01T00:00:00.000Z'];
+  const seeded = spawnSync(process.execPath, [BIN, ...args], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (seeded.status !== 0) throw new Error(`seed failed with exit code ${seeded.status}`);

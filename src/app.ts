@@ -18,6 +18,7 @@ import { kpsRoutes } from './kps/kps.routes.js';
 import { projectsRoutes } from './projects/projects.routes.js';
 import { sdrsRoutes } from './sdrs/sdrs.routes.js';
 import { checkJson, parseTextFields } from './validation.js';
+import { VERSION } from './version.js';
 
 /** The largest request body accepted: a full batch of 1000 large jobs fits. */
 export const BODY_LIMIT = 8 * 1024 * 1024;
@@ -57,7 +58,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     openapi: {
       info: {
         title: 'Task Center',
-        version: '0.1.0',
+        version: VERSION,
         description: 'SDRS task center and KPS key-pair task APIs, plus the producer API that feeds them.',
       },
       components: {

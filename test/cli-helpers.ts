@@ -44,7 +44,12 @@ export interface Running {
 }
 
 export function startTaskcenter(args: readonly string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: childEnv(env) });
+  return startCommand(process.execPath, [BIN, ...args], env);
+}
+
+/** Starts any command (`script` around taskcenter, for a terminal) as {@link startTaskcenter} does. */
+export function startCommand(command: string, args: readonly string[], env: Record<string, string> = {}): Running {
+  const child = spawn(command, args, { cwd: REPO_ROOT, env: childEnv(env) });
   child.stdin.end();
   let stdout = '';
   let stderr = '';

@@ -1,8 +1,11 @@
 import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { addPrincipal } from '../auth/credentials.js';
 import type { Principal } from '../auth/principal.js';
 import { envName, loadConfig, redactUrl } from '../config.js';
 import { createContext, type Context } from '../context.js';
+import { openDatabase } from '../db/database.js';
+import { dropAllTables, projectsBesides, tablesOf } from '../db/reset.js';
 import { MAX_BATCH } from '../jobs/jobs.schema.js';
 import { DEMO_PROJECTS, demoJobs, type DemoHighlights } from './demo-jobs.js';
 import { startServer } from './serve.js';
@@ -10,7 +13,6 @@ import { asUsage, parseFlags, type Command } from './usage.js';
 
 const DEMO_DB = 'sqlite:./data/demo.db';
 const DEMO_CREDENTIALS = './data/demo-credentials.json';
-const DEMO_LOG_LEVEL = 'warn';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -20,15 +22,19 @@ Recreates the demo database and credentials file, fills two projects with realis
 jobs through the producer API's own validation (every SDRS operation and resource type,
 protection groups with failures inside them, sub-jobs, KPS tasks in every state), then
 serves them with static auth. Prints the URLs to open, a token and an AK/SK allowed
-everything, and curl lines to paste. Stop it with Ctrl-C.
+everything, curl lines to paste, and its process id. On a terminal it then prints a line
+per request; otherwise it logs JSON lines. Stop it with Ctrl-C.
+
+The database is recreated at each start, on either engine, but only when it is empty or
+holds nothing but the demo's own projects: the demo never writes into a real store.
 
   --host HOST            address to listen on (127.0.0.1; ${envName('host')})
   --port PORT            port, 0 for any free port (8080; ${envName('port')})
-  --db URL               ${DEMO_DB} (deleted at each start), sqlite::memory:, or an
-                         empty postgres://... database; ${envName('db')} is ignored, so
-                         the demo never writes into a real store
+  --db URL               ${DEMO_DB}, sqlite::memory:, or a postgres://... database
+                         of its own; ${envName('db')} is ignored
   --credentials FILE     demo credentials file, rewritten at each start (${DEMO_CREDENTIALS})
-  --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (${DEMO_LOG_LEVEL})`,
+  --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (warn on a
+                         terminal, which shows a line per request instead; info otherwise)`,
   async run(args, io) {
     const values = parseFlags(args, {
       host: { type: 'string' },
@@ -37,6 +43,7 @@ everything, and curl lines to paste. Stop it with Ctrl-C.
       credentials: { type: 'string' },
       'log-level': { type: 'string' },
     }).values as Record<string, string | undefined>;
+    const terminal = process.stdout.isTTY === true;
     const config = asUsage(() =>
       loadConfig({
         host: values.host,
@@ -44,15 +51,12 @@ everything, and curl lines to paste. Stop it with Ctrl-C.
         db: values.db ?? DEMO_DB,
         auth: 'static',
         credentials: values.credentials ?? DEMO_CREDENTIALS,
-        logLevel: values['log-level'] ?? DEMO_LOG_LEVEL,
+        // On a terminal the request lines below say what happens, and JSON lines would drown them.
+        logLevel: values['log-level'] ?? (terminal ? 'warn' : 'info'),
       }),
     );
 
-    // A fresh start: a SQLite file (and its WAL) is deleted; PostgreSQL must be empty (checked below).
-    const sqlitePath = config.db.startsWith('sqlite:') ? config.db.slice('sqlite:'.length) : null;
-    if (sqlitePath !== null && sqlitePath !== ':memory:') {
-      for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(sqlitePath + suffix, { force: true });
-    }
+    await startOver(config.db);
     rmSync(config.credentials, { force: true });
     const secrets = addPrincipal(config.credentials, { name: 'admin', projects: ['*'], actions: ['*'], token: true, aksk: true });
 
@@ -64,7 +68,12 @@ everything, and curl lines to paste. Stop it with Ctrl-C.
       await ctx.close();
       throw error;
     }
-    const server = await startServer(ctx, io).catch((error: unknown) => {
+    // Request lines start below the banner: the console probe just after listening is not one of the caller's.
+    let bannerShown = false;
+    const requestLines = (line: string) => {
+      if (bannerShown) io.out(line);
+    };
+    const server = await startServer(ctx, io, terminal ? { requestLines } : {}).catch((error: unknown) => {
       if ((error as { code?: string }).code === 'EADDRINUSE') {
         throw new Error(`${config.host}:${config.port} is already in use; pick another port with --port (0 for any free one)`);
       }
@@ -77,14 +86,18 @@ everything, and curl lines to paste. Stop it with Ctrl-C.
       () => false,
     );
     const token = secrets.token ?? '';
+    const credentials = resolve(config.credentials);
     const lines = [
       `Task Center demo: ${base}`,
-      `  store        ${redactUrl(config.db)}${sqlitePath !== null && sqlitePath !== ':memory:' ? ' (recreated at each start)' : ''}, ${loaded.jobs} demo jobs`,
+      `  process      ${process.pid}`,
+      `  store        ${redactUrl(config.db)} (recreated at each start), ${loaded.jobs} demo jobs`,
       `  projects     ${DEMO_PROJECTS.join(' and ')}`,
-      `  credentials  ${config.credentials}: principal 'admin', every project and action`,
+      `  credentials  ${credentials} (rewritten at each start): principal 'admin', every project and action`,
       `    X-Auth-Token: ${token}`,
       `    AK: ${secrets.ak ?? ''}`,
       `    SK: ${secrets.sk ?? ''}`,
+      `  more callers npx taskcenter credentials add --file ${credentials} --name NAME --project P --action 'sdrs:*' --token`,
+      `               then kill -HUP ${process.pid} to make this server read the file again`,
       '',
       'Open:',
       ...(hasConsole ? [`  ${base}/console/        the console`] : []),
@@ -96,20 +109,44 @@ everything, and curl lines to paste. Stop it with Ctrl-C.
       ...curlLines(base, token, loaded.highlights, new Date().toISOString()),
       '',
       'Ctrl-C stops it; the next start recreates the database.',
+      ...(terminal ? ['', 'Requests:'] : []),
     ];
     io.out(lines.join('\n'));
+    bannerShown = true;
     return server.stopped;
   },
 };
 
+/**
+ * Empties the demo's database, refusing one that holds anything but the demo's own
+ * projects (another project's jobs, or tables that are not Task Center's): the demo
+ * never writes into a real store. A SQLite file is deleted with its journal.
+ */
+async function startOver(url: string): Promise<void> {
+  const db = openDatabase(url);
+  try {
+    const tables = await tablesOf(db);
+    if (tables.length > 0 && !tables.includes('taskcenter_migrations')) {
+      throw new Error(
+        `${redactUrl(url)} holds tables that are not Task Center's (${tables.slice(0, 3).join(', ')}); give the demo an empty database with --db`,
+      );
+    }
+    const others = await projectsBesides(db, DEMO_PROJECTS);
+    if (others.length > 0) {
+      throw new Error(
+        `${redactUrl(url)} holds jobs of projects other than the demo's (${others.join(', ')}); the demo only recreates a database of its own: give it an empty one with --db`,
+      );
+    }
+    await dropAllTables(db);
+  } finally {
+    await db.close();
+  }
+  const sqlitePath = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : ':memory:';
+  if (sqlitePath !== ':memory:') for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(sqlitePath + suffix, { force: true });
+}
+
 /** Reports the demo jobs through the producer service, which validates each one. */
 async function loadDemoJobs(ctx: Context): Promise<{ jobs: number; highlights: DemoHighlights }> {
-  for (const projectId of DEMO_PROJECTS) {
-    const { jobs } = await ctx.jobs.list(projectId, { limit: 1 });
-    if (jobs.length > 0) {
-      throw new Error(`${redactUrl(ctx.config.db)} already holds demo project ${projectId}'s jobs; the demo needs an empty database`);
-    }
-  }
   const { items, highlights } = demoJobs(Date.now());
   const loader: Principal = { name: 'demo', projects: ['*'], actions: ['*'] };
   for (let i = 0; i < items.length; i += MAX_BATCH) {

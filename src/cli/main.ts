@@ -1,5 +1,6 @@
 /** The `taskcenter` command line: dispatches to a command and maps failures to exit codes. */
 import { ConfigError } from '../config.js';
+import { VERSION } from '../version.js';
 import { STD_IO, UsageError, type Command, type Io } from './usage.js';
 
 /**
@@ -26,6 +27,7 @@ function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
     'Usage: taskcenter <command> [flags]',
+    '       taskcenter --version',
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -43,6 +45,10 @@ export async function main(argv: string[], io: Io = STD_IO): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.err : io.out)(overview());
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.out(`taskcenter ${VERSION}`);
+    return 0;
   }
   const entry = COMMANDS.find((c) => c.name === name);
   if (entry === undefined) {

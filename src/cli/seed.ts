@@ -12,7 +12,7 @@ import { UsageError, asUsage, configInput, parseFlags, type Command } from './us
 
 const MAX_PROJECTS = 1_000_000;
 const MAX_JOBS = 100_000_000;
-const DEFAULT_END_TIME = '2026-01-01T00:00:00.000Z';
+const EXAMPLE_END_TIME = '2026-01-01T00:00:00.000Z';
 const SPAN_MS = 365 * 24 * 3600 * 1000;
 /** Rows per transaction: large enough that commits cost nothing, small enough to keep memory flat. */
 const TRANSACTION_ROWS = 20_000;
@@ -33,20 +33,21 @@ export const seedCommand: Command = {
 
 Adds M synthetic jobs spread over N projects, built exactly as the producer API builds
 reported jobs: SDRS jobs on protection groups (every operation and resource type, some
-with sub-jobs, failures at group level and inside groups) and KPS key-pair tasks. About
-95% are finished (11% of all failed); the rest are INIT or RUNNING and began in the last
-half hour before --end-time. Finished jobs began in the 365 days before it.
+with sub-jobs, failures at group level and inside groups) and KPS key-pair tasks.
+About 96% are finished, and about 9% of all jobs (11% of top-level tasks) failed; the
+rest are INIT or RUNNING and began in the last half hour before --end-time. Finished
+jobs began in the 365 days before it.
 
 Project ids are predictable: seed-000000, seed-000001, ... seed-<N-1, six digits>.
 Project i gets floor(M/N) jobs, plus one for each i < M mod N. The same flags always
-produce the same jobs (ids included), so seeding twice adds nothing the second time.
-Migrations run first. Progress goes to stderr.
+produce the same job ids, so seeding twice adds nothing the second time; the same
+--end-time gives the same jobs. Migrations run first. Progress goes to stderr.
 
   --projects N      number of projects, 1..${MAX_PROJECTS.toLocaleString('en-US')}
   --jobs M          total number of jobs (sub-jobs included), 1..${MAX_JOBS.toLocaleString('en-US')}
   --db URL          sqlite:<path> or postgres://... (${DEFAULTS.db}; ${envName('db')})
   --seed S          seed of the pseudo-random generator (1)
-  --end-time ISO    newest begin time (${DEFAULT_END_TIME})`,
+  --end-time ISO    newest begin time (now)`,
   async run(args, io) {
     const values = parseFlags(args, {
       db: { type: 'string' },
@@ -59,10 +60,10 @@ Migrations run first. Progress goes to stderr.
     const jobs = countFlag('jobs', values.jobs, MAX_JOBS);
     const seed = values.seed ?? '1';
     if (seed === '') throw new UsageError('--seed must not be empty');
-    const endText = values['end-time'] ?? DEFAULT_END_TIME;
-    const endTime = Date.parse(endText);
-    if (!/^\d{4}-\d{2}-\d{2}T/.test(endText) || Number.isNaN(endTime)) {
-      throw new UsageError(`--end-time must be an ISO 8601 time such as ${DEFAULT_END_TIME}, got '${endText}'`);
+    const endText = values['end-time'];
+    const endTime = endText === undefined ? Date.now() : Date.parse(endText);
+    if (endText !== undefined && (!/^\d{4}-\d{2}-\d{2}T/.test(endText) || Number.isNaN(endTime))) {
+      throw new UsageError(`--end-time must be an ISO 8601 time such as ${EXAMPLE_END_TIME}, got '${endText}'`);
     }
     const config = asUsage(() => loadConfig(configInput({ db: values.db })));
 

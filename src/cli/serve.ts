@@ -61,11 +61,16 @@ export interface RunningServer {
   readonly stopped: Promise<number>;
 }
 
+export interface StartOptions {
+  /** Where to write a readable line per request (method, path, status, ms, request id); none by default. */
+  readonly requestLines?: (line: string) => void;
+}
+
 /**
  * Listens on the configured address and serves until SIGTERM or SIGINT, which drain
  * in-flight requests and close the store. SIGHUP re-reads the credentials.
  */
-export async function startServer(ctx: Context, io: Io): Promise<RunningServer> {
+export async function startServer(ctx: Context, io: Io, options: StartOptions = {}): Promise<RunningServer> {
   const { config, logger } = ctx;
   // V8 "pretenures" an object literal once most of its objects outlive a young-generation
   // GC: from then on it allocates them straight into the old generation. A batch of a
@@ -80,6 +85,15 @@ export async function startServer(ctx: Context, io: Io): Promise<RunningServer> 
     io.err(`WARNING: ${warning}.`);
   }
   const app = await buildApp(ctx);
+  const print = options.requestLines;
+  if (print !== undefined) {
+    app.addHook('onResponse', (request, reply, done) => {
+      print(
+        `${new Date().toISOString().slice(11, 19)}  ${request.method} ${request.url}  ${reply.statusCode}  ${reply.elapsedTime.toFixed(1)} ms  ${request.id}`,
+      );
+      done();
+    });
+  }
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {

@@ -3,6 +3,8 @@
  * pass the producer API's checks and are reproducible, and progress reads well.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DEMO_PROJECTS, demoJobs } from '../../src/cli/demo-jobs.js';
 import { Progress } from '../../src/cli/progress.js';
@@ -12,6 +14,7 @@ import { projectJobs, SDRS_COMBINATIONS } from '../../src/cli/synthetic-jobs.js'
 import { toReportedJob } from '../../src/jobs/job.js';
 import { BatchItem, JobDocument, JOB_STATUSES, KPS_OPERATIONS, SDRS_OPERATIONS, SDRS_RESOURCE_TYPES } from '../../src/jobs/jobs.schema.js';
 import { checkJson } from '../../src/validation.js';
+import { REPO_ROOT, taskcenter } from '../cli-helpers.js';
 
 describe('demo data', () => {
   const { items, highlights } = demoJobs(Date.parse('2026-06-01T12:00:00Z'));
@@ -91,6 +94,26 @@ describe('seed data', () => {
     assert.ok(share('RUNNING') + share('INIT') < 0.1);
     const begins = top.map((j) => Date.parse(j.begin_time));
     assert.ok(Math.max(...begins) - Math.min(...begins) > 300 * 24 * 3600 * 1000, 'begin times spread over the year');
+  });
+
+  it('has the shares of finished and failed jobs that seed --help and the README state', async () => {
+    const all = generate('shares', 20_000);
+    const top = all.filter((j) => j.parent_job_id == null);
+    const percent = (jobs: typeof all, statuses: string[]) => (100 * jobs.filter((j) => statuses.includes(j.status)).length) / jobs.length;
+    const stated = /about (\d+)% are finished, and about (\d+)% of all jobs \((\d+)% of top-level tasks\) failed/i;
+    const help = (await taskcenter(['seed', '--help'])).stdout.replace(/\s+/g, ' ').match(stated);
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ').match(stated);
+    assert.ok(help !== null, 'seed --help states the shares');
+    assert.ok(readme !== null, 'the README states the shares');
+    assert.deepEqual(readme.slice(1), help.slice(1), 'the README and seed --help agree');
+    const [finished, failed, failedTop] = help.slice(1).map(Number) as [number, number, number];
+    for (const [measured, claimed] of [
+      [percent(all, ['SUCCESS', 'FAIL']), finished],
+      [percent(all, ['FAIL']), failed],
+      [percent(top, ['FAIL']), failedTop],
+    ] as const) {
+      assert.ok(Math.abs(measured - claimed) < 1, `measured ${measured.toFixed(1)}%, stated ${claimed}%`);
+    }
   });
 
   it('names projects predictably and spreads jobs evenly', () => {

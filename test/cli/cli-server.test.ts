@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { startTaskcenter, taskcenter } from '../cli-helpers.js';
-import { sdrsJob } from '../helpers.js';
+import { REPO_ROOT, startCommand, startTaskcenter, taskcenter } from '../cli-helpers.js';
+import { engines, freshDatabase, postgresProblem, sdrsJob } from '../helpers.js';
 
 const exec = promisify(execFile);
 
@@ -124,4 +124,92 @@ describe('taskcenter demo', () => {
       }
     }
   });
+
+  it('prints its process id and the credentials file it reads; off a terminal, logs each request as a JSON line', async () => {
+    const credentials = join(dir, 'demo-json-credentials.json');
+    const demo = startTaskcenter(['demo', '--port', '0', '--db', `sqlite:${join(dir, 'demo-json.db')}`, '--credentials', credentials]);
+    try {
+      await demo.waitFor(/Ctrl-C stops it/);
+      const out = demo.stdout();
+      assert.match(out, new RegExp(`^  process +${demo.child.pid}$`, 'm'));
+      assert.ok(out.includes(`credentials add --file ${credentials} `), out);
+      assert.ok(out.includes(`kill -HUP ${demo.child.pid} `), out);
+      const base = /Task Center demo: (http:\/\/\S+)/.exec(out)?.[1] ?? '';
+      const response = await fetch(`${base}/healthz`);
+      const id = response.headers.get('x-request-id');
+      const line = await demo.waitFor(new RegExp(`^\\{.*"reqId":"${id}".*"msg":"request completed".*$`, 'm'));
+      assert.equal((JSON.parse(line[0]) as { res: { statusCode: number } }).res.statusCode, 200);
+    } finally {
+      assert.equal(await demo.stop(), 0, demo.stderr());
+    }
+  });
+
+  it('on a terminal, prints one readable line per request', async (t) => {
+    const script = await exec('script', ['--version']).then(
+      () => true,
+      () => false,
+    );
+    if (!script) return t.skip('script (util-linux) is not installed: no terminal to run the demo on');
+    const command = [
+      process.execPath,
+      join(REPO_ROOT, 'bin/taskcenter.js'),
+      'demo',
+      '--port',
+      '0',
+      '--db',
+      `sqlite:${join(dir, 'demo-tty.db')}`,
+      '--credentials',
+      join(dir, 'demo-tty.json'),
+    ];
+    const demo = startCommand('script', ['-qfec', command.map((a) => `'${a}'`).join(' '), '/dev/null']);
+    let pid: number | undefined;
+    try {
+      pid = Number((await demo.waitFor(/^ {2}process +(\d+)/m))[1]);
+      await demo.waitFor(/Requests:/);
+      const base = /Task Center demo: (http:\/\/\S+)/.exec(demo.stdout())?.[1] ?? '';
+      const id = (await fetch(`${base}/v3/p/failed-tasks?limit=1`)).headers.get('x-request-id');
+      await demo.waitFor(new RegExp(`^\\d{2}:\\d{2}:\\d{2}  GET /v3/p/failed-tasks\\?limit=1  401  \\d+\\.\\d ms  ${id}\\r?$`, 'm'));
+      assert.doesNotMatch(demo.stdout(), /"msg":"request completed"/, 'no JSON request lines on a terminal');
+    } finally {
+      // The demo runs under script, which would leave it behind: stop it by its own pid first.
+      if (pid !== undefined) process.kill(pid, 'SIGTERM');
+      await demo.stop();
+    }
+  });
 });
+
+for (const engine of engines) {
+  describe(`taskcenter demo on a database of its own [${engine}]`, () => {
+    it('recreates its own data at every start, and refuses a database holding another project, changing nothing', async (t) => {
+      if (engine === 'postgres') {
+        const problem = await postgresProblem();
+        if (problem !== null) return t.skip(problem);
+      }
+      const database = await freshDatabase(engine);
+      const args = ['demo', '--port', '0', '--db', database.url, '--credentials', join(dir, `demo-own-${engine}.json`)];
+      try {
+        const counts: string[] = [];
+        for (let round = 0; round < 2; round++) {
+          const demo = startTaskcenter(args);
+          try {
+            counts.push((await demo.waitFor(/, (\d+) demo jobs/))[1] ?? '');
+            await demo.waitFor(/Ctrl-C stops it/);
+          } finally {
+            assert.equal(await demo.stop(), 0, demo.stderr());
+          }
+        }
+        assert.equal(counts[1], counts[0], 'the second start recreated the same demo jobs');
+
+        const seeded = await taskcenter(['seed', '--db', database.url, '--projects', '1', '--jobs', '3']);
+        assert.equal(seeded.code, 0, seeded.stderr);
+        const refused = await taskcenter(args);
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /holds jobs of projects other than the demo's \(seed-000000\); the demo only recreates a database of its own/);
+        const again = await taskcenter(['seed', '--db', database.url, '--projects', '1', '--jobs', '3']);
+        assert.match(again.stdout, /0 jobs added, 3 already there/, 'the seeded jobs are still there');
+      } finally {
+        await database.drop();
+      }
+    });
+  });
+}

@@ -15,7 +15,7 @@ import { main } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config.js';
 import { createContext } from '../../src/context.js';
 import { engines, freshDatabase, postgresProblem } from '../helpers.js';
-import { taskcenter } from '../cli-helpers.js';
+import { REPO_ROOT, taskcenter } from '../cli-helpers.js';
 
 const COMMANDS = ['serve', 'demo', 'migrate', 'credentials', 'seed'];
 
@@ -90,6 +90,19 @@ describe('taskcenter usage', () => {
       assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
       assert.match(stderr, message, args.join(' '));
     }
+  });
+
+  it('prints the version package.json names, and ships the license it names', async () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string; license: string };
+    for (const flag of ['--version', '-v']) {
+      const result = await taskcenter([flag]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `taskcenter ${pkg.version}\n`);
+    }
+    assert.equal(pkg.license, 'Apache-2.0');
+    const license = readFileSync(join(REPO_ROOT, 'LICENSE'), 'utf8');
+    assert.match(license, /^\s*Apache License\s+Version 2\.0, January 2004\s+http:\/\/www\.apache\.org\/licenses\//);
+    assert.match(license, /END OF TERMS AND CONDITIONS/);
   });
 
   it('reads settings from TASKCENTER_* variables, naming the variable when one is bad', async () => {
@@ -254,6 +267,10 @@ for (const engine of engines) {
           const one = jobs[0];
           assert.ok(one !== undefined);
           assert.deepEqual(await ctx.jobs.get(one.project_id, one.job_id), one);
+          // Without --end-time the jobs end now: the unfinished ones began in the last half hour.
+          const unfinished = jobs.filter((j) => j.status === 'INIT' || j.status === 'RUNNING');
+          assert.ok(unfinished.length > 0);
+          for (const job of unfinished) assert.ok(Date.parse(job.begin_time) > Date.now() - 3600_000, `${job.job_id} began at ${job.begin_time}`);
         } finally {
           await ctx.close();
         }
