@@ -180,7 +180,8 @@ describe('taskcenter demo', () => {
 
 for (const engine of engines) {
   describe(`taskcenter demo on a database of its own [${engine}]`, () => {
-    it('recreates its own data at every start, and refuses a database holding another project, changing nothing', async (t) => {
+    // A demo that does not refuse serves forever: the timeout turns that into a failure.
+    it('recreates its own data at every start, and refuses a database holding another project, changing nothing', { timeout: 120_000 }, async (t) => {
       if (engine === 'postgres') {
         const problem = await postgresProblem();
         if (problem !== null) return t.skip(problem);
