@@ -39,6 +39,10 @@ describe('README', () => {
     }
   });
 
+  it('names the build tools the SQLite driver needs when no prebuilt binary matches', () => {
+    assert.match(README, /needs python3, make and a C\+\+ compiler/);
+  });
+
   it('claims no client it does not test: no Terraform, no generated Node.js SDRS or KPS package', () => {
     assert.doesNotMatch(README, /terraform/i);
     assert.doesNotMatch(README, /generated per-service packages work the same way/);

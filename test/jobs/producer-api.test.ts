@@ -610,6 +610,19 @@ describeEachEngine('producer API: listing', (server) => {
     assert.match(taskcenterError(await listJobs(server().app, project, '?marker=a%20b'), 400, 'TASKCENTER.0001'), /^marker must match /);
   });
 
+  it('documents its limit rule in /openapi.json: 1 to 1000, default 100, and why 0 is refused', async () => {
+    const doc = (await server().app.inject({ url: '/openapi.json' })).json();
+    const parameters = doc.paths['/taskcenter/v1/projects/{project_id}/jobs'].get.parameters as {
+      name: string;
+      schema: Record<string, unknown>;
+      description?: string;
+    }[];
+    const limit = parameters.find((p) => p.name === 'limit');
+    assert.ok(limit !== undefined);
+    assert.deepEqual([limit.schema.minimum, limit.schema.maximum, limit.schema.default], [1, 1000, 100]);
+    assert.match(String(limit.description ?? limit.schema.description), /^Page size, 1 to 1000 \(default 100\); 0 is refused/);
+  });
+
   it('takes an empty service, status or marker as not given', async () => {
     const project = freshProject();
     for (const job of [sdrsJob({ job_id: 'e-1' }), kpsJob({ job_id: 'e-2', ...running })])
