@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
 import { buildApp } from '../app.js';
 import { DEFAULTS, envName, loadConfig, redactUrl } from '../config.js';
 import { createContext, type Context } from '../context.js';
@@ -72,13 +71,6 @@ export interface StartOptions {
  */
 export async function startServer(ctx: Context, io: Io, options: StartOptions = {}): Promise<RunningServer> {
   const { config, logger } = ctx;
-  // V8 "pretenures" an object literal once most of its objects outlive a young-generation
-  // GC: from then on it allocates them straight into the old generation. A batch of a
-  // thousand jobs keeps its per-job objects for the whole batch, so batch ingest taught
-  // V8 to pretenure them, and ~25 MB/s of short-lived objects went to the old generation,
-  // which V8 lets grow to four times its live size between full GCs (peak RSS 215-235 MB
-  // under ingest; ~150 MB without, and no slower). No decision has been made this early.
-  setFlagsFromString('--no-allocation-site-pretenuring');
   if (config.auth === 'none') {
     const warning = "AUTHENTICATION IS OFF (--auth none): anyone who can reach this port can read and delete every project's jobs";
     logger.warn(warning);
