@@ -9,6 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installAuth } from './auth/auth.hook.js';
 import type { Context } from './context.js';
 import { consoleRoutes } from './console/console.routes.js';
+import { emulatorRoutes, installEmulator } from './emulator/emulator.routes.js';
 import { clientErrorHandler, frameworkErrors, installGateway, newRequestId, readableBody } from './gateway/gateway.js';
 import { installMetrics } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
@@ -53,6 +54,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   installAuth(app, ctx.auth);
   // After authentication: the bucket is the principal's.
   if (ctx.config.throttle > 0) installThrottle(app, new TokenBuckets(ctx.config.throttle));
+  // Only with --emulator; before the routes, so it sees each one's operationId.
+  const emulator = installEmulator(app, ctx);
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -84,5 +87,6 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   kpsRoutes(app, ctx.kps);
   projectsRoutes(app, ctx.projects);
   consoleRoutes(app);
+  if (emulator !== null) emulatorRoutes(app, ctx, emulator);
   return app;
 }

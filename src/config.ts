@@ -35,6 +35,12 @@ export interface Config {
   readonly throttle: number;
   /** Megabytes of rendered list pages kept in memory (src/jobs/list-cache.ts); 0 keeps none. */
   readonly listCacheMb: number;
+  /** Serve the emulator controls under `/taskcenter/v1/emulator/` (src/emulator/); never on by default. */
+  readonly emulator: boolean;
+  /** A JSON file of fault rules loaded at start (needs `emulator`); null for none. */
+  readonly faults: string | null;
+  /** A folder of `*.json` / `*.ndjson` job fixtures imported at start (needs `emulator`); null for none. */
+  readonly init: string | null;
 }
 
 /** Flag values as the command line gives them: strings, unset when absent. */
@@ -56,6 +62,9 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   logLevel: 'info',
   throttle: '0',
   listCacheMb: '16',
+  emulator: '0',
+  faults: undefined,
+  init: undefined,
 });
 
 /** The environment variable that backs each setting: `keystoneUrl` → `TASKCENTER_KEYSTONE_URL`. */
@@ -141,6 +150,18 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     problems.push(`${source('listCacheMb')} must be a whole number of megabytes between 0 and 99999 (0 keeps no list pages), got '${cacheText}'`);
   }
 
+  const emulatorText = raw('emulator') ?? '';
+  const emulator = emulatorText === '1' || emulatorText === 'true';
+  if (!['0', '1', 'true', 'false'].includes(emulatorText)) {
+    problems.push(`${source('emulator')} must be 1, 0, true or false, got '${emulatorText}'`);
+  }
+  const faults = raw('faults') || null;
+  const init = raw('init') || null;
+  if (!emulator) {
+    if (faults !== null) problems.push(`${source('faults')} needs the emulator: add --emulator (or ${envName('emulator')}=1)`);
+    if (init !== null) problems.push(`${source('init')} needs the emulator: add --emulator (or ${envName('emulator')}=1)`);
+  }
+
   const credentials = raw('credentials') ?? '';
   if (credentials === '') problems.push(`${source('credentials')} must not be empty`);
 
@@ -161,6 +182,9 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     logLevel,
     throttle,
     listCacheMb,
+    emulator,
+    faults,
+    init,
   });
 }
 

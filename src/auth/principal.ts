@@ -18,6 +18,13 @@ export const ACTIONS = [
   'kps::getTask',
   'taskcenter:jobs:write',
   'taskcenter:jobs:read',
+  // The emulator's controls (src/emulator/), served only with --emulator; grants say `taskcenter:emulator:*`.
+  'taskcenter:emulator:reset',
+  'taskcenter:emulator:export',
+  'taskcenter:emulator:import',
+  'taskcenter:emulator:faults',
+  'taskcenter:emulator:jobs',
+  'taskcenter:emulator:requests',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 

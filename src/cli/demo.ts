@@ -53,6 +53,8 @@ holds nothing but the demo's own projects: the demo never writes into a real sto
         credentials: values.credentials ?? DEMO_CREDENTIALS,
         // On a terminal the request lines below say what happens, and JSON lines would drown them.
         logLevel: values['log-level'] ?? (terminal ? 'warn' : 'info'),
+        // The demo is a local emulator: its controls are always there.
+        emulator: '1',
       }),
     );
 

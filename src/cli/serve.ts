@@ -26,7 +26,14 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
   --throttle N           requests per second allowed to each principal, 0 or off for no limit
                          (${DEFAULTS.throttle}; ${envName('throttle')})
   --list-cache-mb N      megabytes of rendered list pages kept in memory, 0 for none
-                         (${DEFAULTS.listCacheMb}; ${envName('listCacheMb')})`;
+                         (${DEFAULTS.listCacheMb}; ${envName('listCacheMb')})
+  --emulator             serve the emulator controls under /taskcenter/v1/emulator/ (reset,
+                         export/import, faults, progressing jobs, request journal); never in
+                         production (${envName('emulator')}=1)
+  --faults FILE          with --emulator: JSON fault rules ({"faults": [rule, ...]} or an
+                         array) loaded at start (${envName('faults')})
+  --init DIR             with --emulator: import DIR's *.json and *.ndjson job files in name
+                         order before /readyz says ready (${envName('init')})`;
 
 export const serveCommand: Command = {
   name: 'serve',

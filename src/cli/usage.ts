@@ -44,6 +44,9 @@ export const SERVER_FLAGS: Options = {
   'log-level': { type: 'string' },
   throttle: { type: 'string' },
   'list-cache-mb': { type: 'string' },
+  emulator: { type: 'boolean' },
+  faults: { type: 'string' },
+  init: { type: 'string' },
 };
 
 /**
@@ -76,9 +79,14 @@ export function configInput(values: Record<string, unknown>): ConfigInput {
     'logLevel',
     'throttle',
     'listCacheMb',
+    'emulator',
+    'faults',
+    'init',
   ] satisfies (keyof Config)[]) {
     const value = values[kebab(key)];
     if (typeof value === 'string') input[key] = value;
+    // A boolean flag is only ever given to turn its setting on.
+    else if (value === true) input[key] = '1';
   }
   return input;
 }

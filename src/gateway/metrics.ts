@@ -22,6 +22,7 @@ export class Metrics {
   readonly #series = new Map<string, Series>();
   readonly #ingested = new Map<string, number>();
   #storeErrors = 0;
+  readonly #faults = new Map<string, number>();
 
   /** Counts one answered request; `route` is the route pattern, never the raw URL. */
   observeRequest(route: string, method: string, status: number, seconds: number): void {
@@ -46,6 +47,11 @@ export class Metrics {
     this.#storeErrors += 1;
   }
 
+  /** Counts a request the emulator faulted on purpose (src/emulator/faults.ts), by operationId. */
+  observeFault(operation: string): void {
+    this.#faults.set(operation, (this.#faults.get(operation) ?? 0) + 1);
+  }
+
   /** The Prometheus text exposition format, version 0.0.4. */
   render(): string {
     const lines: string[] = [];
@@ -68,6 +74,9 @@ export class Metrics {
     lines.push('# HELP taskcenter_store_errors_total Requests that failed because the store was unavailable.');
     lines.push('# TYPE taskcenter_store_errors_total counter');
     lines.push(`taskcenter_store_errors_total ${this.#storeErrors}`);
+    lines.push('# HELP taskcenter_emulator_faults_fired_total Requests the emulator faulted on purpose, by operationId.');
+    lines.push('# TYPE taskcenter_emulator_faults_fired_total counter');
+    for (const [operation, n] of this.#faults) lines.push(`taskcenter_emulator_faults_fired_total{operation="${escape(operation)}"} ${n}`);
     return lines.join('\n') + '\n';
   }
 }

@@ -1,0 +1,61 @@
+/** Schemas of the emulator's controls (`/taskcenter/v1/emulator/...`) and their types. */
+import { Type, type Static } from '@sinclair/typebox';
+import { Nullable, ProjectId } from '../jobs/jobs.schema.js';
+
+/** A fault rule as a caller gives it (POST body, or one entry of a `--faults` file). */
+export const FaultRuleInput = Type.Object(
+  {
+    operation: Type.String({ minLength: 1, maxLength: 64, description: 'An operationId of /openapi.json, such as ListFailureJobs or DeleteFailedTask' }),
+    project_id: Type.Optional(ProjectId),
+    probability: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Chance that a matching request is faulted (default 1)' })),
+    times: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Fire this many times, then expire (default: never expires)' })),
+    status: Type.Optional(Type.Integer({ minimum: 400, maximum: 599, description: 'Answer this error status instead of running the request' })),
+    error_code: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "The error code (default: the route's own for that status)" })),
+    message: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    delay_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000, description: 'Answer this much later (before the error, if any)' })),
+  },
+  { additionalProperties: false },
+);
+export type FaultRuleInput = Static<typeof FaultRuleInput>;
+
+export const FaultFile = Type.Object({ faults: Type.Array(Type.Unknown(), { maxItems: 1000 }) });
+
+/** A stored rule: its id, every field resolved, and how often it fired. */
+export const FaultRule = Type.Object({
+  id: Type.String(),
+  operation: Type.String(),
+  project_id: Nullable(Type.String()),
+  probability: Type.Number(),
+  times: Nullable(Type.Integer()),
+  status: Nullable(Type.Integer()),
+  error_code: Nullable(Type.String()),
+  message: Nullable(Type.String()),
+  delay_ms: Nullable(Type.Integer()),
+  fired: Type.Integer({ description: 'Requests this rule has faulted' }),
+  expired: Type.Boolean({ description: 'true once it fired `times` times: it fires no more' }),
+});
+export type FaultRule = Static<typeof FaultRule>;
+
+export const FaultList = Type.Object({ faults: Type.Array(FaultRule) });
+export const FaultParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const Deleted = Type.Object({ deleted: Type.Integer() });
+
+/** One request as the journal keeps it: never a token, a signature or a body. */
+export const JournalEntry = Type.Object({
+  time: Type.String({ description: 'When the answer was sent, ISO 8601 UTC' }),
+  method: Type.String(),
+  path: Type.String({ description: 'The path, without the query string' }),
+  operation: Nullable(Type.String({ description: "The route's operationId, when it has one" })),
+  principal: Nullable(Type.String({ description: 'Who the caller authenticated as; null on public routes and refusals before that' })),
+  status: Type.Integer(),
+  ms: Type.Number(),
+  request_id: Type.String(),
+});
+export type JournalEntry = Static<typeof JournalEntry>;
+
+export const JournalQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'How many of the newest requests, 1 to 1000 (default 100)' })),
+});
+export const JournalList = Type.Object({ requests: Type.Array(JournalEntry) });
+
+export const ProjectQuery = Type.Object({ project_id: Type.Optional(ProjectId) });
