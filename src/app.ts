@@ -11,7 +11,7 @@ import type { Context } from './context.js';
 import { consoleRoutes } from './console/console.routes.js';
 import { emulatorRoutes, installEmulator } from './emulator/emulator.routes.js';
 import { clientErrorHandler, frameworkErrors, installGateway, newRequestId, readableBody } from './gateway/gateway.js';
-import { installMetrics } from './gateway/metrics.js';
+import { installMetrics, metricsRoutes } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
 import { TokenBuckets, installThrottle } from './gateway/throttle.js';
 import { jobsRoutes } from './jobs/jobs.routes.js';
@@ -63,7 +63,10 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
         title: 'Task Center',
         version: VERSION,
         description: 'SDRS task center and KPS key-pair task APIs, plus the producer API that feeds them.',
+        license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
       },
+      // The server that serves the document: Try it out at /docs asks the same origin.
+      servers: [{ url: '/', description: 'this server' }],
       components: {
         securitySchemes: {
           token: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' },
@@ -82,6 +85,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   opsRoutes(app, ctx.db);
+  metricsRoutes(app);
   jobsRoutes(app, ctx.jobs);
   sdrsRoutes(app, ctx.sdrs);
   kpsRoutes(app, ctx.kps);

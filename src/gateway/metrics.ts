@@ -4,6 +4,7 @@
  * server process exposes its own, as Prometheus expects.
  */
 import type { FastifyInstance } from 'fastify';
+import { PUBLIC } from './ops.routes.js';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
@@ -91,7 +92,7 @@ declare module 'fastify' {
   }
 }
 
-/** Decorates the app with a Metrics, counts every response, and serves `GET /metrics`. */
+/** Decorates the app with a Metrics and counts every response; {@link metricsRoutes} serves them. */
 export function installMetrics(app: FastifyInstance): Metrics {
   const metrics = new Metrics();
   app.decorate('metrics', metrics);
@@ -100,8 +101,23 @@ export function installMetrics(app: FastifyInstance): Metrics {
     metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
-  app.get('/metrics', { schema: { tags: ['Operations'], summary: 'Prometheus metrics', hide: true } }, async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4').send(metrics.render()),
-  );
   return metrics;
+}
+
+/** Serves `GET /metrics`; registered after the OpenAPI plugin, so that the document has it. */
+export function metricsRoutes(app: FastifyInstance): void {
+  const metrics = app.metrics;
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['Operations'],
+        operationId: 'GetMetrics',
+        summary: "This process's metrics in Prometheus' text format",
+        security: PUBLIC,
+        response: { 200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    },
+    async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()),
+  );
 }

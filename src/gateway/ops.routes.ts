@@ -10,15 +10,18 @@ const Status = Type.Object({ status: Type.String() });
 export const PUBLIC: readonly [] = [];
 
 export function opsRoutes(app: FastifyInstance, db: Database): void {
-  app.get('/healthz', { schema: { tags: ['Operations'], summary: 'The process is up', security: PUBLIC, response: { 200: Status } } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/healthz',
+    { schema: { tags: ['Operations'], operationId: 'CheckHealth', summary: 'The process is up', security: PUBLIC, response: { 200: Status } } },
+    async () => ({ status: 'ok' }),
+  );
 
   app.get(
     '/readyz',
     {
       schema: {
         tags: ['Operations'],
+        operationId: 'CheckReadiness',
         summary: 'The store answers and its schema is up to date',
         security: PUBLIC,
         response: { 200: Status, 503: Status },

@@ -26,6 +26,7 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
       config: { dialect: 'taskcenter', action: 'taskcenter:jobs:write' },
       schema: {
         tags: TAG,
+        operationId: 'ReportJob',
         summary: "Report a job's current state",
         params: JobParams,
         body: JobDocument,
@@ -56,6 +57,7 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
       config: { dialect: 'taskcenter', action: 'taskcenter:jobs:write' },
       schema: {
         tags: TAG,
+        operationId: 'ReportJobs',
         summary: 'Report up to 1000 jobs of any projects in one transaction',
         body: BatchBody,
         response: { 200: BatchResponse, ...errorResponses('taskcenter', [400, 403, 413]) },
@@ -81,6 +83,7 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
       config: { dialect: 'taskcenter', action: 'taskcenter:jobs:read' },
       schema: {
         tags: TAG,
+        operationId: 'ShowJob',
         summary: 'Read one job as stored',
         params: JobParams,
         response: { 200: StoredJob, ...errorResponses('taskcenter', [400, 403, 404]) },
@@ -95,6 +98,7 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
       config: { dialect: 'taskcenter', action: 'taskcenter:jobs:read' },
       schema: {
         tags: TAG,
+        operationId: 'ListJobs',
         summary: "List a project's jobs in job_id order",
         params: ProjectParams,
         querystring: JobListQuery,

@@ -16,6 +16,7 @@ export function projectsRoutes(app: FastifyInstance, projects: ProjectsService):
       config: { dialect: 'taskcenter', action: ANY_ACTION },
       schema: {
         tags: TAG,
+        operationId: 'ShowMe',
         summary: 'Who the credentials stand for: name, projects and allowed actions',
         response: { 200: Me, ...errorResponses('taskcenter', []) },
       },
@@ -29,6 +30,7 @@ export function projectsRoutes(app: FastifyInstance, projects: ProjectsService):
       config: { dialect: 'taskcenter', action: ANY_ACTION },
       schema: {
         tags: TAG,
+        operationId: 'ListProjects',
         summary: 'Projects that have jobs, among those the caller may touch, in id order, paged by marker',
         querystring: ProjectListQuery,
         response: { 200: ProjectList, ...errorResponses('taskcenter', [400]) },
@@ -43,6 +45,7 @@ export function projectsRoutes(app: FastifyInstance, projects: ProjectsService):
       config: { dialect: 'taskcenter', action: ANY_ACTION },
       schema: {
         tags: TAG,
+        operationId: 'ShowProjectSummary',
         summary: "A project's current failures by resource type and failure status, KPS totals, and failures per hour over 7 days",
         description: 'Counts are the exact list counters; each part is null when the caller may not read the list it summarizes.',
         params: ProjectParams,
