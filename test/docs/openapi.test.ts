@@ -42,7 +42,8 @@ describe('OpenAPI document', () => {
   let server: ListeningServer;
   let doc: { paths: Record<string, Record<string, Operation>> };
   before(async () => {
-    server = await startServer(engines[0] ?? 'sqlite');
+    // With the emulator's controls, so that their routes are linted too.
+    server = await startServer(engines[0] ?? 'sqlite', { emulator: '1' });
     const response = await fetch(`${server.url}/openapi.json`);
     assert.equal(response.status, 200);
     doc = (await response.json()) as typeof doc;
