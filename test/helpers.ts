@@ -123,13 +123,22 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** What {@link buildTestApp} may be given beyond the config. */
+export interface TestAppOptions {
+  readonly logger?: Logger;
+  readonly cleanup?: () => Promise<void> | void;
+  /** Runs on the built app before it is ready, while hooks can still be added. */
+  readonly beforeReady?: (app: FastifyInstance) => void;
+}
+
 /**
  * Builds the context (with `logger`, else the config's own) and a ready app for `config`;
  * `close()` closes both, then runs `cleanup` (dropping a database, removing a folder).
  */
-export async function buildTestApp(config: Config, options: { logger?: Logger; cleanup?: () => Promise<void> | void } = {}): Promise<TestApp> {
+export async function buildTestApp(config: Config, options: TestAppOptions = {}): Promise<TestApp> {
   const ctx = await createContext(config, { logger: options.logger ?? createLogger(config) });
   const app = await buildApp(ctx);
+  options.beforeReady?.(app);
   await app.ready();
   return {
     config,
@@ -148,7 +157,11 @@ export async function buildTestApp(config: Config, options: { logger?: Logger; c
  * database URL and a new temporary folder (for a credentials file). `close()`, or a
  * failure on the way, drops the database and removes the folder.
  */
-export async function createTestApp(engine: Engine, configure: (databaseUrl: string, dir: string) => Config): Promise<TestApp> {
+export async function createTestApp(
+  engine: Engine,
+  configure: (databaseUrl: string, dir: string) => Config,
+  options: Pick<TestAppOptions, 'beforeReady'> = {},
+): Promise<TestApp> {
   const database = await freshDatabase(engine);
   const dir = mkdtempSync(join(tmpdir(), 'taskcenter-creds-'));
   const cleanup = async () => {
@@ -156,7 +169,7 @@ export async function createTestApp(engine: Engine, configure: (databaseUrl: str
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    return await buildTestApp(configure(database.url, dir), { cleanup });
+    return await buildTestApp(configure(database.url, dir), { ...options, cleanup });
   } catch (error) {
     await cleanup();
     throw error;
@@ -168,9 +181,11 @@ export interface TestServer extends TestApp {
 }
 
 /** A context and app over a fresh database on `engine`, with the test credentials; `close()` drops everything. */
-export async function createTestServer(engine: Engine, options: { auth?: AuthMode } = {}): Promise<TestServer> {
-  const server = await createTestApp(engine, (db, dir) =>
-    loadConfig({ db, auth: options.auth ?? 'static', credentials: writeTestCredentials(dir), logLevel: 'silent', port: '0' }, {}),
+export async function createTestServer(engine: Engine, options: { auth?: AuthMode } & Pick<TestAppOptions, 'beforeReady'> = {}): Promise<TestServer> {
+  const server = await createTestApp(
+    engine,
+    (db, dir) => loadConfig({ db, auth: options.auth ?? 'static', credentials: writeTestCredentials(dir), logLevel: 'silent', port: '0' }, {}),
+    options,
   );
   return { engine, ...server };
 }

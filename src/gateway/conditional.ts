@@ -6,7 +6,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ListAnswer } from '../jobs/list-cache.js';
-import { JSON_TYPE } from './dialects.js';
+import { sendJson } from '../rendered-json.js';
 
 /**
  * The lists are tenant data behind credentials: no shared cache may keep them, and a
@@ -30,6 +30,5 @@ export function ifNoneMatch(request: FastifyRequest): string | undefined {
 export function sendListAnswer(reply: FastifyReply, answer: ListAnswer): FastifyReply {
   reply.header('ETag', answer.etag).header('Cache-Control', CACHE_CONTROL);
   if (answer.body === null) return reply.code(304).send();
-  // The body is the exact JSON text or bytes; Fastify sends either as is.
-  return reply.type(JSON_TYPE).send(answer.body);
+  return sendJson(reply, answer.body);
 }

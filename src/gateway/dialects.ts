@@ -6,12 +6,6 @@
 import { Type } from '@sinclair/typebox';
 import type { ErrorKind, ServiceError } from '../errors.js';
 
-/**
- * The Content-Type Fastify sends for a JSON body it serialized; routes that send
- * pre-rendered JSON text set it by hand, so both kinds of answer look the same.
- */
-export const JSON_TYPE = 'application/json; charset=utf-8';
-
 export const DIALECTS = ['sdrs', 'kps', 'taskcenter', 'apigw'] as const;
 export type Dialect = (typeof DIALECTS)[number];
 

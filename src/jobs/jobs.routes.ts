@@ -1,7 +1,8 @@
 /** The producer API (ours): how jobs get in, and how tools read them back. HTTP only. */
 import type { FastifyInstance } from 'fastify';
 import { ServiceError, quote } from '../errors.js';
-import { errorResponses, ERROR_TABLES, JSON_TYPE } from '../gateway/dialects.js';
+import { errorResponses, ERROR_TABLES } from '../gateway/dialects.js';
+import { sendJson, toJson } from '../rendered-json.js';
 import type { JobService } from './jobs.service.js';
 import {
   BatchBody,
@@ -73,7 +74,7 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
       );
       // Written by JSON.stringify into one string: the schema's serializer concatenates a
       // thousand results piece by piece, several times the garbage for the same bytes.
-      return reply.type(JSON_TYPE).send(JSON.stringify({ results } satisfies BatchResponseType));
+      return sendJson(reply, toJson({ results } satisfies BatchResponseType));
     },
   );
 

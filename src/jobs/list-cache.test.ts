@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { renderedJson } from '../rendered-json.js';
 import { ListCache, ifNoneMatchNames, type ListAnswer } from './list-cache.js';
 
 /** A page renderer that counts its calls and answers `text`. */
 function renderer(text: () => string) {
   const calls = { n: 0 };
-  return { calls, render: async () => (calls.n++, text()) };
+  return { calls, render: async () => (calls.n++, renderedJson(text())) };
 }
 
 /** The body of an answer, as text. */
@@ -39,27 +40,27 @@ describe('ListCache', () => {
 
   it('keeps pages apart by key', async () => {
     const cache = new ListCache(1024 * 1024, store().read);
-    assert.equal(await bodyOf(cache.page('p', 'a', async () => 'A')), 'A');
-    assert.equal(await bodyOf(cache.page('p', 'b', async () => 'B')), 'B');
-    assert.equal(await bodyOf(cache.page('p', 'a', async () => 'not this')), 'A');
+    assert.equal(await bodyOf(cache.page('p', 'a', async () => renderedJson('A'))), 'A');
+    assert.equal(await bodyOf(cache.page('p', 'b', async () => renderedJson('B'))), 'B');
+    assert.equal(await bodyOf(cache.page('p', 'a', async () => renderedJson('not this'))), 'A');
   });
 
   it('reads each project’s version once for all the requests of a turn, after they have all arrived', async () => {
     const versions = store({ p: 1, q: 1 });
     const cache = new ListCache(1024 * 1024, versions.read);
-    await cache.page('p', 'k', async () => 'old');
+    await cache.page('p', 'k', async () => renderedJson('old'));
     versions.reads.length = 0;
 
-    const first = cache.page('p', 'k', async () => 'new');
-    const second = cache.page('q', 'k2', async () => 'q page');
+    const first = cache.page('p', 'k', async () => renderedJson('new'));
+    const second = cache.page('q', 'k2', async () => renderedJson('q page'));
     // A change committed after the first request arrived but before the read: it is seen.
     versions.versions.p = 2;
-    const third = cache.page('p', 'k', async () => 'new');
+    const third = cache.page('p', 'k', async () => renderedJson('new'));
     assert.deepEqual(await Promise.all([first, second, third].map(bodyOf)), ['new', 'q page', 'new']);
     assert.deepEqual(versions.reads.sort(), ['p', 'q']);
 
     // The next turn reads again.
-    assert.equal(await bodyOf(cache.page('p', 'k', async () => 'newer')), 'new');
+    assert.equal(await bodyOf(cache.page('p', 'k', async () => renderedJson('newer'))), 'new');
     assert.deepEqual(versions.reads.sort(), ['p', 'p', 'q']);
   });
 
@@ -69,21 +70,24 @@ describe('ListCache', () => {
       if (down) throw new Error('store unavailable');
       return 1;
     });
-    await assert.rejects(Promise.all([cache.page('p', 'a', async () => 'A'), cache.page('p', 'b', async () => 'B')]), /store unavailable/);
+    await assert.rejects(
+      Promise.all([cache.page('p', 'a', async () => renderedJson('A')), cache.page('p', 'b', async () => renderedJson('B'))]),
+      /store unavailable/,
+    );
     down = false;
-    assert.equal(await bodyOf(cache.page('p', 'a', async () => 'A')), 'A');
+    assert.equal(await bodyOf(cache.page('p', 'a', async () => renderedJson('A'))), 'A');
   });
 
   it('stays within its bytes, dropping the least recently used page first', async () => {
     const cache = new ListCache(10_000, store().read);
     const body = 'x'.repeat(2000);
-    for (const key of ['k1', 'k2', 'k3', 'k4']) await cache.page('p', key, async () => body);
+    for (const key of ['k1', 'k2', 'k3', 'k4']) await cache.page('p', key, async () => renderedJson(body));
     assert.ok(cache.bytes <= 10_000, String(cache.bytes));
     // k1 used again, so k2 is now the oldest and goes when k5 needs room.
     const again = renderer(() => 'fresh');
     await cache.page('p', 'k1', again.render);
     assert.equal(again.calls.n, 0);
-    await cache.page('p', 'k5', async () => body);
+    await cache.page('p', 'k5', async () => renderedJson(body));
     assert.ok(cache.bytes <= 10_000, String(cache.bytes));
     const k2 = renderer(() => 'k2 again');
     assert.equal(await bodyOf(cache.page('p', 'k2', k2.render)), 'k2 again');
@@ -113,26 +117,26 @@ describe('ListCache', () => {
   it('forgets the bytes of a page replaced at a newer version', async () => {
     const versions = store({ p: 1 });
     const cache = new ListCache(1024 * 1024, versions.read);
-    await cache.page('p', 'k', async () => 'a'.repeat(100));
+    await cache.page('p', 'k', async () => renderedJson('a'.repeat(100)));
     const once = cache.bytes;
     versions.versions.p = 2;
-    await cache.page('p', 'k', async () => 'b'.repeat(100));
+    await cache.page('p', 'k', async () => renderedJson('b'.repeat(100)));
     assert.equal(cache.bytes, once);
   });
 
   it('tags a page with the epoch, the version and the page, and a new version with a new tag', async () => {
     const versions = store({ p: 1, q: 1 });
     const cache = new ListCache(1024 * 1024, versions.read, 'epoch1');
-    const first = await cache.page('p', 'k', async () => 'a');
+    const first = await cache.page('p', 'k', async () => renderedJson('a'));
     assert.match(first.etag, /^"epoch1\.1\.[A-Za-z0-9_-]{16}"$/);
-    assert.equal((await cache.page('p', 'k', async () => 'unused')).etag, first.etag, 'a kept page keeps its tag');
-    assert.notEqual((await cache.page('p', 'k2', async () => 'b')).etag, first.etag, 'another page of the same version');
+    assert.equal((await cache.page('p', 'k', async () => renderedJson('unused'))).etag, first.etag, 'a kept page keeps its tag');
+    assert.notEqual((await cache.page('p', 'k2', async () => renderedJson('b'))).etag, first.etag, 'another page of the same version');
     versions.versions.p = 2;
-    const second = await cache.page('p', 'k', async () => 'a');
+    const second = await cache.page('p', 'k', async () => renderedJson('a'));
     assert.match(second.etag, /^"epoch1\.2\./);
     assert.notEqual(second.etag, first.etag);
     const otherProcess = new ListCache(1024 * 1024, versions.read, 'epoch2');
-    assert.notEqual((await otherProcess.page('p', 'k', async () => 'a')).etag, second.etag, 'a tag never matches in another process');
+    assert.notEqual((await otherProcess.page('p', 'k', async () => renderedJson('a'))).etag, second.etag, 'a tag never matches in another process');
   });
 
   it('answers no body, without rendering, when If-None-Match names the current tag; kept or not', async () => {

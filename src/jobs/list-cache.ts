@@ -17,12 +17,13 @@
  * (a demo restarted, a backup restored), and a tag from before must never match there.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { jsonBytes, type RenderedJson } from '../rendered-json.js';
 
 /** One kept page and what it costs to keep. */
 interface Entry {
   readonly version: number;
   readonly etag: string;
-  readonly body: Buffer;
+  readonly body: RenderedJson;
   readonly bytes: number;
 }
 
@@ -31,7 +32,7 @@ export interface ListAnswer {
   /** The page's strong entity tag at the project's current list version, quoted as the header carries it. */
   readonly etag: string;
   /** The page, or null when the caller's `If-None-Match` already names this tag. */
-  readonly body: Buffer | string | null;
+  readonly body: RenderedJson | null;
 }
 
 /**
@@ -96,7 +97,7 @@ export class ListCache {
    * project's list version is still the one it was rendered at, else `render()`'s, kept
    * for next time.
    */
-  async page(projectId: string, key: string, render: () => Promise<string>, ifNoneMatch?: string): Promise<ListAnswer> {
+  async page(projectId: string, key: string, render: () => Promise<RenderedJson>, ifNoneMatch?: string): Promise<ListAnswer> {
     const current = await this.#version(projectId);
     const kept = this.#entries.get(key);
     if (kept !== undefined) {
@@ -110,7 +111,7 @@ export class ListCache {
     const etag = this.#tag(current, key);
     if (ifNoneMatch !== undefined && ifNoneMatchNames(ifNoneMatch, etag)) return { etag, body: null };
     if (this.maxBytes === 0) return { etag, body: await render() };
-    const body = Buffer.from(await render());
+    const body = jsonBytes(await render());
     this.#keep(key, { version: current, etag, body, bytes: body.length + etag.length + key.length * 2 + ENTRY_OVERHEAD });
     return { etag, body };
   }

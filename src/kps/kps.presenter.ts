@@ -5,6 +5,7 @@
  */
 import type { FailedTask, KeypairTask, RunningTask } from './kps.schema.js';
 import type { FailedTaskRow, RunningTaskRow, TaskRow } from './kps.store.js';
+import { renderedJson, type RenderedJson } from '../rendered-json.js';
 
 type OperateName = 'RESET' | 'REPLACE' | 'UNBIND';
 
@@ -60,6 +61,6 @@ export function toKeypairTask(row: TaskRow): KeypairTask {
  * {@link toFailedTask} or {@link toRunningTask}, joined with commas): built as text, in
  * the schema's field order, so no page is ever parsed or serialized.
  */
-export function taskListJson(total: number, items: string): string {
-  return `{"total":${total},"tasks":[${items}]}`;
+export function taskListJson(total: number, items: string): RenderedJson {
+  return renderedJson(`{"total":${total},"tasks":[${items}]}`);
 }

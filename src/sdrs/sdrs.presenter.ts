@@ -3,6 +3,7 @@ import { isoTime } from '../jobs/job.js';
 import type { Entities, SdrsResourceType } from '../jobs/jobs.schema.js';
 import type { FailureJob, FailureStatus, JobStatusView, SubJobStatus } from './sdrs.schema.js';
 import type { FailureRow, JobStatusRow } from './sdrs.store.js';
+import { renderedJson, type RenderedJson } from '../rendered-json.js';
 
 /**
  * A failed task as ListFailureJobs shows it. Every field is a string: what a producer
@@ -49,6 +50,6 @@ export function toJobStatus(row: JobStatusRow, subJobs: readonly JobStatusRow[])
  * with commas): built as text, in the schema's field order, so no page is ever parsed or
  * serialized.
  */
-export function failureJobListJson(items: string, count: number): string {
-  return `{"failure_jobs":[${items}],"count":${count}}`;
+export function failureJobListJson(items: string, count: number): RenderedJson {
+  return renderedJson(`{"failure_jobs":[${items}],"count":${count}}`);
 }

@@ -10,6 +10,7 @@ import type { ListAnswer, ListCache } from '../jobs/list-cache.js';
 import { ListChanges, sdrsBucket } from '../jobs/listing.js';
 import { recordListChanges } from '../jobs/listing.store.js';
 import { pageOf, type Page } from '../paging.js';
+import type { RenderedJson } from '../rendered-json.js';
 import { failureJobListJson, toJobStatus } from './sdrs.presenter.js';
 import { operationOf, type JobStatusView, type ListFailureJobsQuery } from './sdrs.schema.js';
 import { clearFailure, clearFailures, findSdrsJobWithSubJobs, listFailurePage, type ClearedFailure, type FailureScope } from './sdrs.store.js';
@@ -49,7 +50,7 @@ export class SdrsService {
     );
   }
 
-  async #renderFailureJobs(projectId: string, query: ListFailureJobsQuery, page: Page): Promise<string> {
+  async #renderFailureJobs(projectId: string, query: ListFailureJobsQuery, page: Page): Promise<RenderedJson> {
     const scope = scopeOf(query);
     const narrowing = {
       operation: query.failure_status === undefined ? undefined : operationOf(query.failure_status),
