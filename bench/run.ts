@@ -412,6 +412,13 @@ const READS: Scenario[] = [
     auth: 'token',
     conditional: true,
   },
+  {
+    // The emulator journals every request and checks its fault rules (none here): what that costs the hot path.
+    name: 'sdrs list, default scope, limit 100, emulator on',
+    path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`,
+    auth: 'token',
+    serverFlags: ['--emulator'],
+  },
   { name: 'sdrs list, default scope, limit 100 (AK/SK)', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`, auth: 'aksk' },
   { name: 'sdrs list, default scope, limit 1000', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=1000`, auth: 'token' },
   {

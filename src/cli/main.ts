@@ -21,6 +21,11 @@ const COMMANDS: readonly { name: string; summary: string; load(): Promise<Comman
     load: async () => (await import('./credentials.js')).credentialsCommand,
   },
   { name: 'seed', summary: 'fill a database with realistic synthetic jobs, at scale', load: async () => (await import('./seed.js')).seedCommand },
+  {
+    name: 'export',
+    summary: 'write every job (of one project, or all) to stdout as NDJSON',
+    load: async () => (await import('./export.js')).exportCommand,
+  },
 ];
 
 function overview(): string {

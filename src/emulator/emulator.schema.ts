@@ -1,6 +1,6 @@
 /** Schemas of the emulator's controls (`/taskcenter/v1/emulator/...`) and their types. */
 import { Type, type Static } from '@sinclair/typebox';
-import { Nullable, ProjectId } from '../jobs/jobs.schema.js';
+import { JobDocument, Nullable, ProjectId, Timestamp } from '../jobs/jobs.schema.js';
 
 /** A fault rule as a caller gives it (POST body, or one entry of a `--faults` file). */
 export const FaultRuleInput = Type.Object(
@@ -59,3 +59,25 @@ export const JournalQuery = Type.Object({
 export const JournalList = Type.Object({ requests: Type.Array(JournalEntry) });
 
 export const ProjectQuery = Type.Object({ project_id: Type.Optional(ProjectId) });
+
+/**
+ * One line of a snapshot: a job as the producer API stores it (the reported document
+ * with its project, plus `failure_cleared`, `created_at`, `updated_at`).
+ */
+export const SnapshotLine = Type.Object(
+  {
+    project_id: ProjectId,
+    ...JobDocument.properties,
+    failure_cleared: Type.Boolean(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type SnapshotLine = Static<typeof SnapshotLine>;
+
+export const ImportResult = Type.Object({
+  imported: Type.Integer({ description: 'Jobs written: new, or different from the stored job' }),
+  unchanged: Type.Integer({ description: 'Jobs already stored exactly as the snapshot says' }),
+});
+export type ImportResult = Static<typeof ImportResult>;

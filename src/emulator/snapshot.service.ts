@@ -4,7 +4,11 @@
  * same data always exports to the same bytes.
  */
 import type { Database } from '../db/database.js';
-import { toStoredJob } from '../jobs/job.js';
+import { ServiceError } from '../errors.js';
+import { toJobRow, toReportedJob, toStoredJob } from '../jobs/job.js';
+import type { JobRow } from '../jobs/jobs.table.js';
+import { checkJson } from '../validation.js';
+import { SnapshotLine } from './emulator.schema.js';
 import { countJobs, jobsAfter, type JobCursor } from './snapshot.store.js';
 
 /** Jobs read per query: a page's rows and its text are all an export holds at once. */
@@ -34,4 +38,20 @@ export async function* exportJobs(db: Database, projectId: string | undefined, o
 /** How many jobs {@link exportJobs} would write. */
 export function snapshotSize(db: Database, projectId: string | undefined): Promise<number> {
   return countJobs(db.kysely, projectId);
+}
+
+/**
+ * The row one snapshot line stores: checked as a report is (schema, then the rules
+ * across fields), with its stored state kept. Throws `invalid_parameter` whose message
+ * starts `line N:`.
+ */
+export function parseSnapshotLine(text: string, line: number): JobRow {
+  try {
+    const { project_id, failure_cleared, created_at, updated_at, ...doc } = checkJson<SnapshotLine>(SnapshotLine, JSON.parse(text));
+    return toJobRow(toReportedJob(project_id, doc), failure_cleared ? 1 : 0, Date.parse(created_at), Date.parse(updated_at));
+  } catch (error) {
+    if (error instanceof ServiceError) throw new ServiceError('invalid_parameter', `line ${line}: ${error.message}`, error.field);
+    if (error instanceof SyntaxError) throw new ServiceError('invalid_parameter', `line ${line}: not valid JSON: ${error.message}`);
+    throw error;
+  }
 }
