@@ -10,7 +10,7 @@ import { installAuth } from './auth/auth.hook.js';
 import type { Context } from './context.js';
 import { consoleRoutes } from './console/console.routes.js';
 import { emulatorRoutes, installEmulator } from './emulator/emulator.routes.js';
-import { clientErrorHandler, frameworkErrors, installGateway, newRequestId, readableBody } from './gateway/gateway.js';
+import { clientErrorHandler, frameworkErrors, installBodyGuard, installGateway, newRequestId } from './gateway/gateway.js';
 import { installMetrics, metricsRoutes } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
 import { TokenBuckets, installThrottle } from './gateway/throttle.js';
@@ -38,8 +38,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   // Every route validates with the same code, so every message has the same shape.
   app.setValidatorCompiler(({ schema, httpPart }) => {
     if (httpPart === 'headers') return () => true;
-    const check =
-      httpPart === 'body' ? (data: unknown) => checkJson(schema as TSchema, readableBody(data)) : (data: unknown) => parseTextFields(schema as TSchema, data);
+    const check = httpPart === 'body' ? (data: unknown) => checkJson(schema as TSchema, data) : (data: unknown) => parseTextFields(schema as TSchema, data);
     return (data: unknown) => {
       try {
         return { value: check(data) };
@@ -54,6 +53,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   installAuth(app, ctx.auth);
   // After authentication: the bucket is the principal's.
   if (ctx.config.throttle > 0) installThrottle(app, new TokenBuckets(ctx.config.throttle));
+  installBodyGuard(app);
   // Only with --emulator; before the routes, so it sees each one's operationId.
   const emulator = installEmulator(app, ctx);
 

@@ -110,11 +110,13 @@ export const GatewayError = Type.Object(
 
 /**
  * Response schemas for the error statuses a route of `dialect` can return: the gateway's
- * 401, 413 and 429 beside the dialect's own, so `/openapi.json` lists every answer.
+ * 401, 413 and 429 beside the dialect's own, and either at 400 (the gateway refuses a
+ * malformed request before the service sees it), so `/openapi.json` lists every answer.
  */
 export function errorResponses(dialect: Exclude<Dialect, 'apigw'>, statuses: readonly number[]): Record<number, unknown> {
   const own = dialect === 'kps' ? FlatError : NestedError;
-  const out: Record<number, unknown> = { 401: GatewayError, 429: GatewayError, 503: own, 500: own };
-  for (const status of statuses) out[status] = status === 413 ? GatewayError : own;
+  const badRequest = Type.Union([GatewayError, own], { description: 'Invalid parameter, or a malformed request refused by the API gateway' });
+  const out: Record<number, unknown> = { 400: badRequest, 401: GatewayError, 429: GatewayError, 503: own, 500: own };
+  for (const status of statuses) out[status] = status === 413 ? GatewayError : status === 400 ? badRequest : own;
   return out;
 }

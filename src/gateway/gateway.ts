@@ -38,19 +38,18 @@ declare module 'fastify' {
 
 /**
  * A body that is not JSON (malformed, or another Content-Type). Parsing never fails a
- * request by itself: body validation refuses it (see {@link readableBody}), which runs
- * after authentication, so a caller without valid credentials gets 401 and an unknown
- * route 404, whatever the body.
+ * request by itself: {@link installBodyGuard} refuses it after authentication, so a
+ * caller without valid credentials gets 401 and an unknown route 404, whatever the body.
  */
 export class UnreadableBody {
   constructor(readonly error: ServiceError) {}
 }
 
-/** The parsed body, or throws the reason it could not be read; for body validators. */
-export function readableBody(body: unknown): unknown {
-  if (body instanceof UnreadableBody) throw body.error;
-  return body;
-}
+/**
+ * A refusal the API gateway answers itself, in its own format, whatever the route's
+ * dialect: a body sent to a route that takes none never reaches the service.
+ */
+export class GatewayRefusal extends ServiceError {}
 
 /**
  * Fastify's `frameworkErrors` option: a path that is not valid percent-encoding, or a
@@ -111,6 +110,10 @@ export function installGateway(app: FastifyInstance): void {
     done(closing ? new ServiceError('unavailable', 'the server is shutting down; retry the request') : undefined);
   });
 
+  // Fastify reads no body on GET and HEAD, so a malformed one would pass unseen there.
+  app.addHttpMethod('GET', { hasBody: true, overrideExisting: true });
+  app.addHttpMethod('HEAD', { hasBody: true, overrideExisting: true });
+
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.rawBody = body;
@@ -126,6 +129,7 @@ export function installGateway(app: FastifyInstance): void {
   });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.rawBody = body;
+    if (body.length === 0) return done(null, undefined);
     const type = request.headers['content-type'] ?? '';
     done(null, new UnreadableBody(new ServiceError('malformed_request', `Content-Type must be application/json, got '${type}'`)));
   });
@@ -140,6 +144,23 @@ export function installGateway(app: FastifyInstance): void {
 
   app.setErrorHandler(async (error: FastifyError | ServiceError | Error, request, reply) => {
     return sendError(request, reply, toServiceError(error, request));
+  });
+}
+
+/**
+ * Refuses a body that could not be read, before validation and the handler: on a route
+ * that takes a body, in the route's own format; on one that takes none (every SDRS and
+ * KPS route), as the gateway (400 APIGW.0201), so a destructive route never runs on a
+ * request it should refuse. Install after authentication: a caller without credentials
+ * gets 401 and an unknown route 404, whatever the body.
+ */
+export function installBodyGuard(app: FastifyInstance): void {
+  app.addHook('preValidation', (request, _reply, done) => {
+    const body = request.body;
+    if (!(body instanceof UnreadableBody) || request.is404) return done();
+    const error = body.error;
+    if (request.routeOptions.schema?.body !== undefined) return done(error);
+    done(new GatewayRefusal(error.kind, error.message, error.field));
   });
 }
 
@@ -175,7 +196,7 @@ function toServiceError(error: Error, request: FastifyRequest): ServiceError {
 }
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: ServiceError) {
-  const dialect = request.routeOptions.config?.dialect ?? 'apigw';
+  const dialect = error instanceof GatewayRefusal ? 'apigw' : (request.routeOptions.config?.dialect ?? 'apigw');
   const { status, body } = renderError(dialect, error, request.id);
   return reply.code(status).header('X-Request-Id', request.id).send(body);
 }

@@ -1,0 +1,125 @@
+/**
+ * Request bodies the gateway refuses before anything runs: a body that does not parse as
+ * its declared Content-Type, on every route and method (issue 10 item 4), answered 400
+ * APIGW.0201 on the routes that take no body and in the producer API's own format on the
+ * routes that do; an empty body with the JSON Content-Type stays fine.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { describeEachEngine, kpsJob, PROJECT_A, requestIdOf, sdrsJob, TOKENS, uniqueId } from '../helpers.js';
+
+type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+/** Every operation `/openapi.json` documents, with its path parameters filled in. */
+export async function documentedRoutes(app: FastifyInstance, projectId: string): Promise<{ method: Method; url: string; takesBody: boolean }[]> {
+  const doc = (await app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
+  const routes: { method: Method; url: string; takesBody: boolean }[] = [];
+  for (const [path, operations] of Object.entries(doc.paths)) {
+    const url = path.replace('{project_id}', projectId).replace(/\{[a-z_]+\}/g, 'some-id');
+    for (const [method, operation] of Object.entries(operations)) {
+      routes.push({ method: method.toUpperCase() as Method, url, takesBody: operation.requestBody !== undefined });
+    }
+  }
+  return routes;
+}
+
+function gatewayError(response: LightMyRequestResponse, status: number): string {
+  assert.equal(response.statusCode, status, response.body);
+  const id = requestIdOf(response.headers);
+  const body = response.json() as Record<string, unknown>;
+  assert.deepEqual(Object.keys(body).sort(), ['error_code', 'error_msg', 'request_id']);
+  assert.equal(body.error_code, 'APIGW.0201');
+  assert.equal(body.request_id, id);
+  return String(body.error_msg);
+}
+
+function producerError(response: LightMyRequestResponse, code: string): string {
+  assert.equal(response.statusCode, 400, response.body);
+  requestIdOf(response.headers);
+  const body = response.json() as { error: { code: string; message: string } };
+  assert.equal(body.error.code, code);
+  return body.error.message;
+}
+
+const MALFORMED: readonly { type: string; payload: string; says: RegExp }[] = [
+  { type: 'application/json', payload: '{bad', says: /^request body is not valid JSON: / },
+  { type: 'application/json; charset=utf-8', payload: '[1,', says: /^request body is not valid JSON: / },
+  { type: 'text/plain', payload: 'hello', says: /^Content-Type must be application\/json, got 'text\/plain'$/ },
+];
+
+describeEachEngine('request bodies', (server) => {
+  const admin = { 'x-auth-token': TOKENS.admin };
+
+  it('refuses a body that does not parse as its Content-Type on every route and method, before the route runs', async () => {
+    const routes = await documentedRoutes(server().app, PROJECT_A);
+    assert.ok(routes.length >= 15, JSON.stringify(routes));
+    for (const route of routes) {
+      for (const { type, payload, says } of MALFORMED) {
+        const request: InjectOptions = { method: route.method, url: route.url, headers: { ...admin, 'content-type': type }, payload };
+        const response = await server().app.inject(request);
+        const what = `${route.method} ${route.url} ${type}`;
+        if (route.takesBody) assert.match(producerError(response, 'TASKCENTER.0002'), says, what);
+        else assert.match(gatewayError(response, 400), says, what);
+      }
+    }
+  });
+
+  it('clears nothing when a batch delete carries a malformed body (SDRS and KPS)', async () => {
+    const project = uniqueId('proj');
+    const group = sdrsJob({ job_id: 'group-fail', resource: { id: 'g1', name: 'group', type: 'server_groups' }, server_group_id: 'g1' });
+    const inGroup = sdrsJob({ job_id: 'pi-fail', server_group_id: 'g1' });
+    const task = kpsJob({ job_id: 'task-fail' });
+    for (const job of [group, inGroup, task]) {
+      const put = await server().app.inject({
+        method: 'PUT',
+        url: `/taskcenter/v1/projects/${project}/jobs/${String(job.job_id)}`,
+        headers: admin,
+        payload: job,
+      });
+      assert.equal(put.statusCode, 201, put.body);
+    }
+    const deletes = [
+      `/v1/${project}/task-center/failure-jobs/batch`,
+      `/v1/${project}/task-center/g1/failure-jobs/batch`,
+      `/v1/${project}/task-center/failure-jobs/group-fail`,
+      `/v3/${project}/failed-tasks`,
+      `/v3/${project}/failed-tasks/task-fail`,
+    ];
+    for (const url of deletes) {
+      for (const { type, payload } of MALFORMED) {
+        const response = await server().app.inject({ method: 'DELETE', url, headers: { ...admin, 'content-type': type }, payload });
+        gatewayError(response, 400);
+      }
+    }
+    const groups = await server().app.inject({ url: `/v1/${project}/task-center/failure-jobs`, headers: admin });
+    assert.equal(groups.json().count, 1, groups.body);
+    const members = await server().app.inject({ url: `/v1/${project}/task-center/failure-jobs?server_group_id=g1`, headers: admin });
+    assert.equal(members.json().count, 1, members.body);
+    const tasks = await server().app.inject({ url: `/v3/${project}/failed-tasks`, headers: admin });
+    assert.equal(tasks.json().total, 1, tasks.body);
+
+    // The SDKs send the JSON Content-Type with no body: that stays a plain delete.
+    for (const url of [deletes[0], deletes[3]] as string[]) {
+      const response = await server().app.inject({ method: 'DELETE', url, headers: { ...admin, 'content-type': 'application/json' } });
+      assert.ok(response.statusCode === 204 || response.statusCode === 200, response.body);
+      assert.equal(response.body, '');
+    }
+    const after = await server().app.inject({ url: `/v3/${project}/failed-tasks`, headers: admin });
+    assert.equal(after.json().total, 0, after.body);
+  });
+
+  it('takes an empty body of any Content-Type as no body, and still authenticates first', async () => {
+    for (const type of ['application/json', 'text/plain']) {
+      const response = await server().app.inject({ url: `/v3/${PROJECT_A}/failed-tasks`, headers: { ...admin, 'content-type': type } });
+      assert.equal(response.statusCode, 200, response.body);
+    }
+    const anonymous = await server().app.inject({
+      method: 'DELETE',
+      url: `/v3/${PROJECT_A}/failed-tasks`,
+      headers: { 'content-type': 'application/json' },
+      payload: '{bad',
+    });
+    assert.equal(anonymous.statusCode, 401, anonymous.body);
+  });
+});
