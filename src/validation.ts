@@ -174,14 +174,114 @@ function article(type: string): string {
 }
 
 /**
- * Parses a JSON body. A body that is not UTF-8 is refused rather than decoded with U+FFFD
- * in place of its bad bytes (which would store text nobody sent): `invalid_parameter`
- * naming the field that holds them (`jobs[3].server.name`) and where, as for an unpaired
- * surrogate. Throws JSON.parse's SyntaxError for malformed JSON.
+ * How deep a JSON body may nest, counting each object and array. The deepest document
+ * the API takes (a batch's job's `resource`) is 4 levels; the bound leaves room and stops
+ * a nested value from exhausting the stack of whatever walks it (validation, messages).
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Parses a JSON body. A body nested deeper than {@link MAX_JSON_DEPTH} is refused before
+ * anything walks it: `invalid_parameter` naming the field where it goes too deep and the
+ * limit. A body that is not UTF-8 is refused rather than decoded with U+FFFD in place of
+ * its bad bytes (which would store text nobody sent): `invalid_parameter` naming the field
+ * that holds them (`jobs[3].server.name`) and where, as for an unpaired surrogate. Throws
+ * JSON.parse's SyntaxError for malformed JSON.
  */
 export function parseJsonBody(body: Buffer): unknown {
+  const tooDeep = nestedTooDeep(body, MAX_JSON_DEPTH);
+  if (tooDeep !== undefined) {
+    throw new ServiceError(
+      'invalid_parameter',
+      `${tooDeep === '' ? 'request body' : cut(tooDeep)} is nested too deeply: a request body may nest objects and arrays at most ${MAX_JSON_DEPTH} levels`,
+      tooDeep || undefined,
+    );
+  }
   if (isUtf8(body)) return JSON.parse(body.toString('utf8'));
   throw notUtf8(body);
+}
+
+function cut(path: string): string {
+  return path.length > 120 ? `${path.slice(0, 117)}...` : path;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * The path of the first object or array of `body` that opens deeper than `limit` (`''`
+ * for the body itself), or undefined when none does. One pass over the bytes, without
+ * parsing: it only tracks brackets outside strings, the current key of each open object
+ * and index of each open array, so it is safe on any input, however deep or malformed.
+ */
+export function nestedTooDeep(body: Buffer, limit: number): string | undefined {
+  // Per open container: 0 for an object, 1 for an array; the current index of an array,
+  // or the byte range of the current key of an object.
+  const kinds: number[] = [];
+  const index: number[] = [];
+  const keyStart: number[] = [];
+  const keyEnd: number[] = [];
+  let expectKey = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === QUOTE) {
+      let end = body.indexOf(QUOTE, i + 1);
+      // A quote preceded by an odd run of backslashes is escaped, and inside the string.
+      while (end > 0) {
+        let slashes = 0;
+        while (body[end - 1 - slashes] === BACKSLASH) slashes++;
+        if (slashes % 2 === 0) break;
+        end = body.indexOf(QUOTE, end + 1);
+      }
+      if (end < 0) return undefined;
+      const top = kinds.length - 1;
+      if (expectKey && kinds[top] === 0) {
+        keyStart[top] = i;
+        keyEnd[top] = end + 1;
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (kinds.length === limit) return pathOf(body, kinds, index, keyStart, keyEnd);
+      kinds.push(c === 0x7b ? 0 : 1);
+      index.push(0);
+      keyStart.push(-1);
+      keyEnd.push(-1);
+      expectKey = c === 0x7b;
+    } else if (c === 0x7d || c === 0x5d) {
+      kinds.pop();
+      index.pop();
+      keyStart.pop();
+      keyEnd.pop();
+      expectKey = false;
+    } else if (c === 0x2c) {
+      const top = kinds.length - 1;
+      if (kinds[top] === 1) index[top] = (index[top] ?? 0) + 1;
+      else expectKey = true;
+    }
+  }
+  return undefined;
+}
+
+function pathOf(body: Buffer, kinds: number[], index: number[], keyStart: number[], keyEnd: number[]): string {
+  let path = '';
+  for (let level = 0; level < kinds.length && path.length <= 120; level++) {
+    if (kinds[level] === 1) {
+      path += `[${index[level] ?? 0}]`;
+      continue;
+    }
+    const start = keyStart[level] ?? -1;
+    let key = '?';
+    if (start >= 0) {
+      try {
+        key = String(JSON.parse(body.toString('utf8', start, keyEnd[level])));
+      } catch {
+        key = body.toString('utf8', start + 1, (keyEnd[level] ?? start + 1) - 1);
+      }
+    }
+    path += path === '' ? key : `.${key}`;
+  }
+  return path;
 }
 
 /** Says where the first bytes that are not UTF-8 are, by the field whose text holds them. */

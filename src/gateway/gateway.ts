@@ -187,9 +187,10 @@ function toServiceError(error: Error, request: FastifyRequest): ServiceError {
   }
   const status = (error as FastifyError).statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
-    // A client error Fastify itself detected (bad header, aborted body): say so, briefly.
+    // A client error Fastify itself detected (bad header, aborted body): say so, briefly,
+    // in words: a framework's error code means nothing to a caller.
     request.log.info({ err: error }, 'client error');
-    return new ServiceError('malformed_request', `malformed request (${code ?? status})`);
+    return new ServiceError('malformed_request', 'the request is malformed and cannot be read');
   }
   request.log.error({ err: error }, 'unexpected error');
   return new ServiceError('internal', `internal error; quote request id ${request.id} when reporting it`);

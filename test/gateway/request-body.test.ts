@@ -2,11 +2,14 @@
  * Request bodies the gateway refuses before anything runs: a body that does not parse as
  * its declared Content-Type, on every route and method (issue 10 item 4), answered 400
  * APIGW.0201 on the routes that take no body and in the producer API's own format on the
- * routes that do; an empty body with the JSON Content-Type stays fine.
+ * routes that do; an empty body with the JSON Content-Type stays fine. A body nested
+ * deeper than the bound is refused the same way, naming the field and the limit, before
+ * anything walks it (issue 11 item 1, issue 10 item 6).
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { MAX_JSON_DEPTH } from '../../src/validation.js';
 import { describeEachEngine, kpsJob, PROJECT_A, requestIdOf, sdrsJob, TOKENS, uniqueId } from '../helpers.js';
 
 type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
@@ -121,5 +124,69 @@ describeEachEngine('request bodies', (server) => {
       payload: '{bad',
     });
     assert.equal(anonymous.statusCode, 401, anonymous.body);
+  });
+});
+
+/** `[[[...]]]` `depth` levels deep around `inner`. */
+function nested(depth: number, inner = '1'): string {
+  return '['.repeat(depth) + inner + ']'.repeat(depth);
+}
+
+describeEachEngine('request bodies: nesting depth', (server) => {
+  const admin = { 'x-auth-token': TOKENS.admin, 'content-type': 'application/json' };
+
+  it('refuses a batch whose jobs nest 4,500 deep with 400 naming the field and the limit, writing nothing', async () => {
+    const payload = `{"jobs": ${nested(4500)}}`;
+    const response = await server().app.inject({ method: 'POST', url: '/taskcenter/v1/jobs/batch', headers: admin, payload });
+    const message = producerError(response, 'TASKCENTER.0001');
+    assert.match(message, new RegExp(`^jobs\\[0\\]\\[0\\].* is nested too deeply: .* at most ${MAX_JSON_DEPTH} levels$`));
+    assert.doesNotMatch(message, /FST_ERR|RangeError|stack/);
+  });
+
+  it('refuses a job whose error_code nests 10,000 deep, naming error_code, and stores nothing', async () => {
+    const project = uniqueId('proj');
+    const job = sdrsJob({ job_id: 'deep' });
+    const text = JSON.stringify(job).replace('"error_code":"EVS.2024"', `"error_code":${nested(10_000, '"x"')}`);
+    const put = await server().app.inject({ method: 'PUT', url: `/taskcenter/v1/projects/${project}/jobs/deep`, headers: admin, payload: text });
+    assert.match(producerError(put, 'TASKCENTER.0001'), new RegExp(`^error_code\\[0\\]\\[0\\].* is nested too deeply: .* ${MAX_JSON_DEPTH} levels$`));
+    const batch = await server().app.inject({
+      method: 'POST',
+      url: '/taskcenter/v1/jobs/batch',
+      headers: admin,
+      payload: `{"jobs": [${JSON.stringify({ project_id: project, ...sdrsJob() })}, ${text.replace('{', `{"project_id": "${project}", `)}]}`,
+    });
+    assert.match(producerError(batch, 'TASKCENTER.0001'), /^jobs\[1\]\.error_code\[0\].* is nested too deeply/);
+    const read = await server().app.inject({ url: `/taskcenter/v1/projects/${project}/jobs`, headers: admin });
+    assert.equal(read.statusCode, 200, read.body);
+    assert.deepEqual(read.json().jobs, []);
+  });
+
+  it("refuses a body nested a million deep on every route and method, in the route's format, never a 500", async () => {
+    const payload = Buffer.from(nested(1_000_000));
+    for (const route of await documentedRoutes(server().app, PROJECT_A)) {
+      const response = await server().app.inject({ method: route.method, url: route.url, headers: admin, payload });
+      const message = route.takesBody ? producerError(response, 'TASKCENTER.0001') : gatewayError(response, 400);
+      assert.match(
+        message,
+        new RegExp(`^(\\[0\\]){${MAX_JSON_DEPTH}} is nested too deeply: a request body may nest objects and arrays at most ${MAX_JSON_DEPTH} levels$`),
+      );
+    }
+    const object = `{"a": {"b": ${nested(MAX_JSON_DEPTH)}}}`;
+    const response = await server().app.inject({ method: 'PUT', url: `/taskcenter/v1/projects/${PROJECT_A}/jobs/x`, headers: admin, payload: object });
+    assert.match(producerError(response, 'TASKCENTER.0001'), /^a\.b(\[0\]){30} is nested too deeply/);
+  });
+
+  it('takes a body exactly at the limit to validation, and brackets inside strings do not count', async () => {
+    const atLimit = nested(MAX_JSON_DEPTH);
+    const response = await server().app.inject({ method: 'PUT', url: `/taskcenter/v1/projects/${PROJECT_A}/jobs/x`, headers: admin, payload: atLimit });
+    assert.match(producerError(response, 'TASKCENTER.0001'), /^request body must be an object/);
+    const job = sdrsJob({ job_id: uniqueId('brackets'), fail_reason: `${'['.repeat(100)} "\\" {{{`, error_code: '\\[[[' });
+    const put = await server().app.inject({
+      method: 'PUT',
+      url: `/taskcenter/v1/projects/${PROJECT_A}/jobs/${String(job.job_id)}`,
+      headers: admin,
+      payload: job,
+    });
+    assert.equal(put.statusCode, 201, put.body);
   });
 });
