@@ -16,6 +16,7 @@ import { opsRoutes } from './gateway/ops.routes.js';
 import { TokenBuckets, installThrottle } from './gateway/throttle.js';
 import { jobsRoutes } from './jobs/jobs.routes.js';
 import { kpsRoutes } from './kps/kps.routes.js';
+import { notifyRoutes } from './notify/notify.routes.js';
 import { projectsRoutes } from './projects/projects.routes.js';
 import { sdrsRoutes } from './sdrs/sdrs.routes.js';
 import { checkJson, parseTextFields } from './validation.js';
@@ -85,10 +86,11 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   opsRoutes(app, ctx.db);
-  metricsRoutes(app);
+  metricsRoutes(app, [() => ctx.notifyMetrics.render()]);
   jobsRoutes(app, ctx.jobs);
   sdrsRoutes(app, ctx.sdrs);
   kpsRoutes(app, ctx.kps);
+  notifyRoutes(app, ctx.notify);
   projectsRoutes(app, ctx.projects);
   consoleRoutes(app);
   if (emulator !== null) emulatorRoutes(app, ctx, emulator);

@@ -41,6 +41,20 @@ export interface Config {
   readonly faults: string | null;
   /** A folder of `*.json` / `*.ndjson` job fixtures imported at start (needs `emulator`); null for none. */
   readonly init: string | null;
+  /** Deliver webhooks to loopback, link-local, private and unique-local addresses too (src/notify/webhook-url.ts). */
+  readonly webhookAllowPrivate: boolean;
+  /** Seconds a webhook delivery is retried before it is dead (24 hours). */
+  readonly webhookRetryWindow: number;
+  /** Seconds before the first retry of a webhook delivery; each later one waits about twice as long. */
+  readonly webhookRetryDelay: number;
+  /** Seconds a node holds the deliveries it claimed; a node that dies leaves them to others after this. */
+  readonly webhookLease: number;
+  /**
+   * 32 bytes (64 hex digits) sealing webhook signing secrets at rest (AES-256-GCM), or
+   * null to store them unsealed. Only from the environment (`TASKCENTER_WEBHOOK_KEY`),
+   * never a flag: flags show in `ps`.
+   */
+  readonly webhookKey: string | null;
 }
 
 /** Flag values as the command line gives them: strings, unset when absent. */
@@ -65,6 +79,11 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   emulator: '0',
   faults: undefined,
   init: undefined,
+  webhookAllowPrivate: 'false',
+  webhookRetryWindow: '86400',
+  webhookRetryDelay: '1',
+  webhookLease: '60',
+  webhookKey: undefined,
 });
 
 /** The environment variable that backs each setting: `keystoneUrl` → `TASKCENTER_KEYSTONE_URL`. */
@@ -162,6 +181,25 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     if (init !== null) problems.push(`${source('init')} needs the emulator: add --emulator (or ${envName('emulator')}=1)`);
   }
 
+  const allowText = raw('webhookAllowPrivate') ?? '';
+  const webhookAllowPrivate = allowText === 'true' || allowText === '1';
+  if (!['true', '1', 'false', '0'].includes(allowText)) {
+    problems.push(`${source('webhookAllowPrivate')} must be true, 1, false or 0, got '${allowText}'`);
+  }
+  const seconds = (key: 'webhookRetryWindow' | 'webhookRetryDelay' | 'webhookLease', what: string): number => {
+    const text = raw(key) ?? '';
+    const value = Number(text);
+    if (!/^\d{1,9}(\.\d{1,3})?$/.test(text) || value <= 0) problems.push(`${source(key)} must be a number of seconds above 0 (${what}), got '${text}'`);
+    return value;
+  };
+  const webhookRetryWindow = seconds('webhookRetryWindow', 'how long a webhook delivery is retried');
+  const webhookRetryDelay = seconds('webhookRetryDelay', 'the wait before the first retry');
+  const webhookLease = seconds('webhookLease', 'how long a node holds the deliveries it claimed');
+  const webhookKey = env[envName('webhookKey')] || null;
+  if (webhookKey !== null && !/^[0-9a-fA-F]{64}$/.test(webhookKey)) {
+    problems.push(`${envName('webhookKey')} must be 64 hex digits (32 random bytes: openssl rand -hex 32)`);
+  }
+
   const credentials = raw('credentials') ?? '';
   if (credentials === '') problems.push(`${source('credentials')} must not be empty`);
 
@@ -185,6 +223,11 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     emulator,
     faults,
     init,
+    webhookAllowPrivate,
+    webhookRetryWindow,
+    webhookRetryDelay,
+    webhookLease,
+    webhookKey,
   });
 }
 

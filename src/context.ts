@@ -12,6 +12,11 @@ import { JobService } from './jobs/jobs.service.js';
 import { ListCache } from './jobs/list-cache.js';
 import { listVersion } from './jobs/listing.store.js';
 import { KpsService } from './kps/kps.service.js';
+import { DeliveryWorker } from './notify/delivery.js';
+import { NotifyMetrics } from './notify/notify.metrics.js';
+import { NotifyService } from './notify/notify.service.js';
+import { Outbox } from './notify/outbox.js';
+import { SecretBox } from './notify/secrets.js';
 import { ProjectsService } from './projects/projects.service.js';
 import { SdrsService } from './sdrs/sdrs.service.js';
 
@@ -24,7 +29,14 @@ export interface Context {
   readonly kps: KpsService;
   readonly projects: ProjectsService;
   readonly auth: Authenticator;
-  /** Closes the store; the context is unusable afterwards. */
+  /** Webhook subscriptions and deliveries (the producer API's side). */
+  readonly notify: NotifyService;
+  /** The outbox the one writer adds events to, in the transaction of each change. */
+  readonly outbox: Outbox;
+  /** Sends due webhook deliveries once started (`serve` starts it; tests may). */
+  readonly delivery: DeliveryWorker;
+  readonly notifyMetrics: NotifyMetrics;
+  /** Stops the delivery worker and closes the store; the context is unusable afterwards. */
   close(): Promise<void>;
 }
 
@@ -41,6 +53,7 @@ const REDACT = [
   'security_token',
   'token',
   'sk',
+  'secret',
   'keystonePassword',
   'config.keystonePassword',
 ];
@@ -77,6 +90,16 @@ export async function createContext(config: Config, options: ContextOptions = {}
           : new StaticAuthenticator(config.credentials, (message) => logger.warn(message));
     // One budget for the pages of both APIs.
     const pages = new ListCache(config.listCacheMb * 1024 * 1024, (projectId) => listVersion(db.kysely, projectId));
+    const secrets = new SecretBox(config.webhookKey);
+    const notifyMetrics = new NotifyMetrics();
+    const delivery = new DeliveryWorker(db, secrets, notifyMetrics, logger, {
+      allowPrivate: config.webhookAllowPrivate,
+      retryWindowMs: config.webhookRetryWindow * 1000,
+      retryDelayMs: config.webhookRetryDelay * 1000,
+      leaseMs: config.webhookLease * 1000,
+    });
+    // A local write that queued deliveries wakes the local worker; other nodes find them at their next poll.
+    const outbox = new Outbox(notifyMetrics, () => setImmediate(() => delivery.nudge()));
     return {
       config,
       logger,
@@ -86,7 +109,14 @@ export async function createContext(config: Config, options: ContextOptions = {}
       kps: new KpsService(db, pages),
       projects: new ProjectsService(db),
       auth,
-      close: () => db.close(),
+      notify: new NotifyService(db, secrets, logger, { allowPrivate: config.webhookAllowPrivate }, () => delivery.nudge()),
+      outbox,
+      delivery,
+      notifyMetrics,
+      async close() {
+        await delivery.stop();
+        await db.close();
+      },
     };
   } catch (error) {
     await db.close();

@@ -25,6 +25,8 @@ export const ACTIONS = [
   'taskcenter:emulator:faults',
   'taskcenter:emulator:jobs',
   'taskcenter:emulator:requests',
+  'taskcenter:subscriptions:write',
+  'taskcenter:subscriptions:read',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 

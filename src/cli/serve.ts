@@ -33,7 +33,20 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
   --faults FILE          with --emulator: JSON fault rules ({"faults": [rule, ...]} or an
                          array) loaded at start (${envName('faults')})
   --init DIR             with --emulator: import DIR's *.json and *.ndjson job files in name
-                         order before /readyz says ready (${envName('init')})`;
+                         order before /readyz says ready (${envName('init')})
+  --webhook-allow-private
+                         also deliver webhooks to loopback, link-local, private and unique-local
+                         addresses (refused by default; ${envName('webhookAllowPrivate')}=1)
+  --webhook-retry-window S
+                         seconds a webhook delivery is retried before it is dead
+                         (${DEFAULTS.webhookRetryWindow}; ${envName('webhookRetryWindow')})
+  --webhook-retry-delay S
+                         seconds before a delivery's first retry, doubling after each
+                         (${DEFAULTS.webhookRetryDelay}; ${envName('webhookRetryDelay')})
+  --webhook-lease S      seconds a node holds the deliveries it claimed before another node
+                         may send them (${DEFAULTS.webhookLease}; ${envName('webhookLease')})
+                         Webhook signing secrets are sealed with ${envName('webhookKey')}
+                         (64 hex digits, the same on every node) when it is set.`;
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -100,6 +113,8 @@ export async function startServer(ctx: Context, io: Io, options: StartOptions = 
     await ctx.close();
     throw error;
   }
+  // Every node delivers webhooks: deliveries are claimed under leases, so nodes share them.
+  ctx.delivery.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -47,6 +47,10 @@ export const SERVER_FLAGS: Options = {
   emulator: { type: 'boolean' },
   faults: { type: 'string' },
   init: { type: 'string' },
+  'webhook-allow-private': { type: 'boolean' },
+  'webhook-retry-window': { type: 'string' },
+  'webhook-retry-delay': { type: 'string' },
+  'webhook-lease': { type: 'string' },
 };
 
 /**
@@ -82,6 +86,10 @@ export function configInput(values: Record<string, unknown>): ConfigInput {
     'emulator',
     'faults',
     'init',
+    'webhookAllowPrivate',
+    'webhookRetryWindow',
+    'webhookRetryDelay',
+    'webhookLease',
   ] satisfies (keyof Config)[]) {
     const value = values[kebab(key)];
     if (typeof value === 'string') input[key] = value;

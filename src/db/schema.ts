@@ -1,8 +1,12 @@
 import type { JobCountsTable, JobsTable, ListingColumns, ListVersionsTable } from '../jobs/jobs.table.js';
+import type { DeliveriesTable, DeliveryAttemptsTable, SubscriptionsTable } from '../notify/notify.table.js';
 
 /** Every table Kysely knows, for typed queries. */
 export interface DB {
   jobs: JobsTable & ListingColumns;
   job_counts: JobCountsTable;
   list_versions: ListVersionsTable;
+  subscriptions: SubscriptionsTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
 }

@@ -104,8 +104,12 @@ export function installMetrics(app: FastifyInstance): Metrics {
   return metrics;
 }
 
-/** Serves `GET /metrics`; registered after the OpenAPI plugin, so that the document has it. */
-export function metricsRoutes(app: FastifyInstance): void {
+/**
+ * Serves `GET /metrics`, followed by the text of each of `more` (metrics kept elsewhere,
+ * such as webhook delivery's, src/notify/notify.metrics.ts); registered after the
+ * OpenAPI plugin, so that the document has it.
+ */
+export function metricsRoutes(app: FastifyInstance, more: readonly (() => string)[] = []): void {
   const metrics = app.metrics;
   app.get(
     '/metrics',
@@ -118,6 +122,6 @@ export function metricsRoutes(app: FastifyInstance): void {
         response: { 200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } },
       },
     },
-    async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()),
+    async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render() + more.map((render) => render()).join('')),
   );
 }

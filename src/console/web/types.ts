@@ -10,6 +10,8 @@ export const ACTIONS = [
   'kps::getTask',
   'taskcenter:jobs:write',
   'taskcenter:jobs:read',
+  'taskcenter:subscriptions:write',
+  'taskcenter:subscriptions:read',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 

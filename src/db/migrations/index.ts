@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Engine } from '../database.js';
 import * as jobs from './0001-jobs.js';
 import * as listVersions from './0002-list-versions.js';
+import * as notifications from './0005-notifications.js';
 
 /** A migration; it is told the engine for the few things SQL spells differently. */
 export interface EngineMigration {
@@ -12,4 +13,5 @@ export interface EngineMigration {
 export const migrations: Readonly<Record<string, EngineMigration>> = Object.freeze({
   '0001-jobs': jobs,
   '0002-list-versions': listVersions,
+  '0005-notifications': notifications,
 });
