@@ -43,18 +43,27 @@ export async function findDelivery(db: Handle, projectId: string, subscriptionId
     .executeTakeFirst();
 }
 
-export async function attemptsOf(db: Handle, deliveryId: number): Promise<DeliveryAttemptRow[]> {
-  return db.selectFrom('delivery_attempts').selectAll().where('delivery_id', '=', deliveryId).orderBy('attempt').execute();
+/** A delivery's attempts in order; scoped by project through the delivery. */
+export async function attemptsOf(db: Handle, projectId: string, deliveryId: number): Promise<DeliveryAttemptRow[]> {
+  return db
+    .selectFrom('delivery_attempts as a')
+    .innerJoin('deliveries as d', 'd.id', 'a.delivery_id')
+    .selectAll('a')
+    .where('d.project_id', '=', projectId)
+    .where('a.delivery_id', '=', deliveryId)
+    .orderBy('a.attempt')
+    .execute();
 }
 
 /**
  * Puts a settled delivery back in the queue as the subscription's newest (`seq`), due
  * now, its retry window starting again; attempts and their log are kept.
  */
-export async function requeueDelivery(tx: Transaction<DB>, id: number, seq: number, now: number): Promise<void> {
+export async function requeueDelivery(tx: Transaction<DB>, projectId: string, id: number, seq: number, now: number): Promise<void> {
   await tx
     .updateTable('deliveries')
     .set({ state: 'pending', seq, queued_at: now, next_attempt_at: now, lease_owner: null, lease_until: null, settled_at: null })
+    .where('project_id', '=', projectId)
     .where('id', '=', id)
     .execute();
 }

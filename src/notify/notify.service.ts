@@ -131,7 +131,7 @@ export class NotifyService {
   async delivery(projectId: string, id: string, deliveryId: string): Promise<DeliveryDetail> {
     const row = await findDelivery(this.db.kysely, projectId, id, Number(deliveryId));
     if (row === undefined) throw deliveryNotFound(id, deliveryId);
-    const attempts = await attemptsOf(this.db.kysely, row.id);
+    const attempts = await attemptsOf(this.db.kysely, projectId, row.id);
     return {
       ...toDelivery(row),
       attempt_log: attempts.map((a) => ({ attempt: a.attempt, at: isoTime(Number(a.at)), status: a.status, error: a.error, duration_ms: a.duration_ms })),
@@ -148,8 +148,8 @@ export class NotifyService {
       if (found === undefined) throw deliveryNotFound(id, deliveryId);
       if (found.state === 'pending') throw new ServiceError('conflict', `delivery ${quote(deliveryId)} is pending already: it is sent when due`);
       const now = Date.now();
-      const seq = await takeSeqs(tx, id, 1);
-      await requeueDelivery(tx, found.id, seq, now);
+      const seq = await takeSeqs(tx, projectId, id, 1);
+      await requeueDelivery(tx, projectId, found.id, seq, now);
       return (await findDelivery(tx, projectId, id, found.id)) as DeliveryRow;
     });
     this.queued();

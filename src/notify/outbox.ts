@@ -55,7 +55,7 @@ export class Outbox {
         if (r.job.project_id === subscription.project_id && subscribedTo(names, r.type)) matching.push(i);
       });
       if (matching.length === 0) continue;
-      const last = await takeSeqs(tx, subscription.id, matching.length);
+      const last = await takeSeqs(tx, subscription.project_id, subscription.id, matching.length);
       matching.forEach((i, n) => {
         const { type, job } = raised[i] as { type: EventType; job: JobRow };
         let event = rendered.get(i);

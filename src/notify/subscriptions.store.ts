@@ -55,10 +55,11 @@ export async function subscriptionsOf(tx: Handle, projectIds: readonly string[])
  * (the deliveries get the `n` numbers up to it). On PostgreSQL the row stays locked
  * until the transaction ends, so numbers follow commit order.
  */
-export async function takeSeqs(tx: Transaction<DB>, id: string, n: number): Promise<number> {
+export async function takeSeqs(tx: Transaction<DB>, projectId: string, id: string, n: number): Promise<number> {
   const row = await tx
     .updateTable('subscriptions')
     .set((eb) => ({ last_seq: eb('last_seq', '+', n) }))
+    .where('project_id', '=', projectId)
     .where('id', '=', id)
     .returning('last_seq')
     .executeTakeFirstOrThrow();

@@ -237,6 +237,18 @@ for (const engine of engines)
       await call({ method: 'DELETE', url: `/v3/${PROJECT_A}/failed-tasks/k-1` });
       await call({ method: 'DELETE', url: `/v3/${PROJECT_B}/failed-tasks` });
 
+      // Webhook subscriptions and their deliveries (src/notify/).
+      const subscriptions = `/taskcenter/v1/projects/${PROJECT_A}/subscriptions`;
+      const created = await call({ method: 'POST', url: subscriptions, payload: { url: 'https://203.0.113.10/hook', events: ['job.*'] } });
+      const subscription = `${subscriptions}/${String(created.json().id)}`;
+      await call({ method: 'GET', url: subscriptions });
+      await call({ method: 'GET', url: subscription });
+      await call({ method: 'POST', url: `${subscription}/rotate-secret` });
+      await call({ method: 'GET', url: `${subscription}/deliveries?state=dead` });
+      await call({ method: 'GET', url: `${subscription}/deliveries/1` });
+      await call({ method: 'POST', url: `${subscription}/deliveries/1/redeliver` });
+      await call({ method: 'DELETE', url: subscription });
+
       // Operations.
       for (const url of ['/healthz', '/readyz', '/metrics']) await call({ method: 'GET', url });
 
