@@ -25,7 +25,8 @@ import pg from 'pg';
 import { sql } from 'kysely';
 import { hashToken } from '../src/auth/credentials.js';
 import { openDatabase, type Engine } from '../src/db/database.js';
-import { KPS_FAILED_BUCKET, sdrsBucket } from '../src/jobs/listing.js';
+import { KPS_FAILED_BUCKET } from '../src/kps/kps.listing.js';
+import { sdrsBucket } from '../src/sdrs/sdrs.listing.js';
 import type { LoadResult, LoadSpec } from './load.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -49,7 +50,9 @@ const DATA_SOURCES = [
   'dist/src/jobs/job.js',
   'dist/src/jobs/listing.js',
   'dist/src/sdrs/sdrs.presenter.js',
+  'dist/src/sdrs/sdrs.listing.js',
   'dist/src/kps/kps.presenter.js',
+  'dist/src/kps/kps.listing.js',
 ];
 
 const { values: flags } = parseArgs({

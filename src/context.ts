@@ -8,9 +8,12 @@ import { startKeystoneAuthenticator } from './auth/keystone.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { JobWriter } from './jobs/job-writer.js';
 import { JobService } from './jobs/jobs.service.js';
 import { ListCache } from './jobs/list-cache.js';
+import { Listings } from './jobs/listing.js';
 import { listVersion } from './jobs/listing.store.js';
+import { kpsListing } from './kps/kps.listing.js';
 import { KpsService } from './kps/kps.service.js';
 import { DeliveryWorker } from './notify/delivery.js';
 import { NotifyMetrics } from './notify/notify.metrics.js';
@@ -18,12 +21,15 @@ import { NotifyService } from './notify/notify.service.js';
 import { Outbox } from './notify/outbox.js';
 import { SecretBox } from './notify/secrets.js';
 import { ProjectsService } from './projects/projects.service.js';
+import { sdrsListing } from './sdrs/sdrs.listing.js';
 import { SdrsService } from './sdrs/sdrs.service.js';
 
 export interface Context {
   readonly config: Config;
   readonly logger: Logger;
   readonly db: Database;
+  /** The one writer of jobs and their lists: every write goes through it (src/jobs/job-writer.ts). */
+  readonly writer: JobWriter;
   readonly jobs: JobService;
   readonly sdrs: SdrsService;
   readonly kps: KpsService;
@@ -64,6 +70,11 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Des
   return destination === undefined ? pino(options) : pino(options, destination);
 }
 
+/** Every service's listing (src/jobs/listing.ts): what the writer derives each job's lists with. */
+export function createListings(): Listings {
+  return new Listings([sdrsListing, kpsListing]);
+}
+
 export interface ContextOptions {
   readonly logger?: Logger;
   /** Run migrations on open (default true): the server and the CLI always do. */
@@ -100,13 +111,15 @@ export async function createContext(config: Config, options: ContextOptions = {}
     });
     // A local write that queued deliveries wakes the local worker; other nodes find them at their next poll.
     const outbox = new Outbox(notifyMetrics, () => setImmediate(() => delivery.nudge()));
+    const writer = new JobWriter(createListings());
     return {
       config,
       logger,
       db,
-      jobs: new JobService(db),
-      sdrs: new SdrsService(db, pages),
-      kps: new KpsService(db, pages),
+      writer,
+      jobs: new JobService(db, writer),
+      sdrs: new SdrsService(db, writer, pages),
+      kps: new KpsService(db, writer, pages),
       projects: new ProjectsService(db),
       auth,
       notify: new NotifyService(db, secrets, logger, { allowPrivate: config.webhookAllowPrivate }, () => delivery.nudge()),

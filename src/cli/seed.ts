@@ -4,6 +4,8 @@ import { migrate } from '../db/migrate.js';
 import { toReportedJob, type ReportedJob } from '../jobs/job.js';
 import { JobDocument } from '../jobs/jobs.schema.js';
 import { JobService } from '../jobs/jobs.service.js';
+import { JobWriter } from '../jobs/job-writer.js';
+import { createListings } from '../context.js';
 import { checkJson } from '../validation.js';
 import { Progress } from './progress.js';
 import { Random } from './random.js';
@@ -72,7 +74,7 @@ produce the same job ids, so seeding twice adds nothing the second time; the sam
       await migrate(db);
       const started = Date.now();
       const progress = new Progress(jobs, 'jobs');
-      const jobService = new JobService(db);
+      const jobService = new JobService(db, new JobWriter(createListings()));
       let buffer: ReportedJob[] = [];
       let done = 0;
       let inserted = 0;

@@ -8,10 +8,9 @@ import { ServiceError, quote, type ErrorKind } from '../errors.js';
 import { checkJson } from '../validation.js';
 import { decideReport, toJobRow, toReportedJob, toStoredJob, type Decision, type ReportedJob } from './job.js';
 import { BatchItem, type JobDocument, type JobListQuery, type ReportResult, type StoredJob } from './jobs.schema.js';
-import { findJob, insertNewJobs, listJobs, lockJobs, updateJob, type JobKey } from './jobs.store.js';
-import type { JobRow, ListingColumns } from './jobs.table.js';
-import { ListChanges, listingOf } from './listing.js';
-import { recordListChanges } from './listing.store.js';
+import type { JobWriter } from './job-writer.js';
+import { findJob, listJobs, type JobKey } from './jobs.store.js';
+import type { JobRow } from './jobs.table.js';
 
 /** One item's outcome in a batch. */
 export interface ItemOutcome {
@@ -30,7 +29,10 @@ const keyOf = (k: JobKey) => `${k.project_id}\u0000${k.job_id}`;
 class LostInsertRace extends Error {}
 
 export class JobService {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly writer: JobWriter,
+  ) {}
 
   /**
    * Applies one report. Resolves to `created`, `updated` or `unchanged` with the stored
@@ -102,27 +104,21 @@ export class JobService {
   async importNew(reports: readonly ReportedJob[]): Promise<number> {
     const now = Date.now();
     const rows = new Map(reports.map((r): [string, JobRow] => [keyOf(r), toJobRow(r, 0, now, now)]));
-    return this.db.kysely.transaction().execute(async (tx) => {
-      const inserted = await insertNewJobs(tx, [...rows.values()].map(withListing));
-      const changes = new ListChanges();
-      for (const key of inserted) changes.add(rows.get(keyOf(key)) as JobRow, 1);
-      await recordListChanges(tx, changes);
-      return inserted.length;
-    });
+    return this.db.kysely.transaction().execute((tx) => this.writer.save(tx, [...rows.values()], []));
   }
 
   async #apply(reports: readonly ReportedJob[]): Promise<Decision[]> {
     const uniqueKeys = new Map(reports.map((r) => [keyOf(r), { project_id: r.project_id, job_id: r.job_id }]));
     // A lost insert race means another writer created one of these jobs; the next attempt
-    // finds it stored. Jobs are never deleted, so each lost race leaves one job fewer to
-    // create, and one attempt per job plus one always ends in a commit: a fixed small
-    // number does not, when many batches create overlapping jobs at once.
+    // finds it stored. Jobs are deleted only by a reset or retention, so each lost race
+    // leaves one job fewer to create, and one attempt per job plus one ends in a commit: a
+    // fixed small number does not, when many batches create overlapping jobs at once.
     const insertAttempts = uniqueKeys.size + 1;
     for (let attempt = 1, conflicts = 0; ; attempt++) {
       try {
         return await this.db.kysely.transaction().execute(async (tx) => {
           const now = Date.now();
-          const stored = new Map((await lockJobs(tx, [...uniqueKeys.values()])).map((row) => [keyOf(row), row]));
+          const stored = new Map((await this.writer.lock(tx, [...uniqueKeys.values()])).map((row) => [keyOf(row), row]));
           const fresh = new Map<string, JobRow>();
           const changed = new Map<string, JobRow>();
 
@@ -138,13 +134,9 @@ export class JobService {
             return decision;
           });
 
-          // Counted from the stored row to the final one: a job reported twice in a batch moves once.
-          const changes = new ListChanges();
-          for (const row of fresh.values()) changes.add(row, 1);
-          for (const [key, row] of changed) changes.change(stored.get(key), row);
-          if (fresh.size > 0 && (await insertNewJobs(tx, [...fresh.values()].map(withListing))).length !== fresh.size) throw new LostInsertRace();
-          for (const row of changed.values()) await updateJob(tx, withListing(row));
-          await recordListChanges(tx, changes);
+          // From the stored row to the final one: a job reported twice in a batch changes once.
+          const updated = [...changed].map(([key, after]) => ({ before: stored.get(key) as JobRow, after }));
+          if ((await this.writer.save(tx, [...fresh.values()], updated)) !== fresh.size) throw new LostInsertRace();
           return decisions;
         });
       } catch (error) {
@@ -154,13 +146,4 @@ export class JobService {
       }
     }
   }
-}
-
-/**
- * Gives a row built for this write its listing columns, derived again on every write so
- * they never go stale, and returns it: not a copy, which would be a thousand more rows
- * per batch.
- */
-function withListing(row: JobRow): JobRow & ListingColumns {
-  return Object.assign(row, listingOf(row));
 }

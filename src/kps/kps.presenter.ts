@@ -4,8 +4,15 @@
  * requires them), so the empty-string fallbacks only satisfy the row types.
  */
 import type { FailedTask, KeypairTask, RunningTask } from './kps.schema.js';
-import type { FailedTaskRow, RunningTaskRow, TaskRow } from './kps.store.js';
 import { renderedJson, type RenderedJson } from '../rendered-json.js';
+import type { JobRow } from '../jobs/jobs.table.js';
+
+/** The columns a failed-task item is made of. */
+export type FailedTaskRow = Pick<JobRow, 'job_id' | 'operation' | 'begin_time' | 'error_code' | 'fail_reason' | 'server_name' | 'server_id' | 'keypair_name'>;
+/** The columns a running-task item is made of. */
+export type RunningTaskRow = Pick<JobRow, 'job_id' | 'operation' | 'begin_time' | 'server_name' | 'server_id' | 'keypair_name'>;
+/** The columns ListKeypairTask shows. */
+export type TaskRow = Pick<JobRow, 'job_id' | 'operation' | 'status' | 'server_id'>;
 
 type OperateName = 'RESET' | 'REPLACE' | 'UNBIND';
 

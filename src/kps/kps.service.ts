@@ -2,22 +2,21 @@
  * The KPS key-pair tasks (API.md §2) over the jobs store: lists of failed and running
  * tasks, one task's state, and clearing failures. Sees only top-level `kps` jobs.
  */
-import type { Transaction } from 'kysely';
 import { inTransaction, type Database } from '../db/database.js';
-import type { DB } from '../db/schema.js';
 import { ServiceError, quote } from '../errors.js';
+import type { JobWriter } from '../jobs/job-writer.js';
 import type { ListAnswer, ListCache } from '../jobs/list-cache.js';
-import { KPS_FAILED_BUCKET, ListChanges } from '../jobs/listing.js';
-import { recordListChanges } from '../jobs/listing.store.js';
 import type { Page } from '../paging.js';
+import { listWhere, type KpsList } from './kps.listing.js';
 import type { KeypairTask } from './kps.schema.js';
 import { taskListJson, toKeypairTask } from './kps.presenter.js';
-import { clearAllFailedTasks, clearFailedTask, findTask, listFailedTaskPage, listRunningTaskPage } from './kps.store.js';
+import { findTask, listTaskPage } from './kps.store.js';
 
 /** The KPS operations, one method per API call; errors are `ServiceError`s the KPS dialect renders. */
 export class KpsService {
   constructor(
     readonly db: Database,
+    private readonly writer: JobWriter,
     private readonly pages: ListCache,
   ) {}
 
@@ -26,7 +25,7 @@ export class KpsService {
    * exact JSON body; no body when `ifNoneMatch` names the page's current entity tag.
    */
   async listFailedTasks(projectId: string, page: Page, ifNoneMatch?: string): Promise<ListAnswer> {
-    return this.#page('kps failed', projectId, page, listFailedTaskPage, ifNoneMatch);
+    return this.#page('kps_failed', projectId, page, ifNoneMatch);
   }
 
   /**
@@ -34,16 +33,16 @@ export class KpsService {
    * total, as the exact JSON body; no body when `ifNoneMatch` names the page's current entity tag.
    */
   async listRunningTasks(projectId: string, page: Page, ifNoneMatch?: string): Promise<ListAnswer> {
-    return this.#page('kps running', projectId, page, listRunningTaskPage, ifNoneMatch);
+    return this.#page('kps_running', projectId, page, ifNoneMatch);
   }
 
   /** One page of a list, kept while the project's lists do not change. */
-  #page(list: string, projectId: string, page: Page, read: typeof listFailedTaskPage, ifNoneMatch: string | undefined): Promise<ListAnswer> {
+  #page(list: KpsList, projectId: string, page: Page, ifNoneMatch: string | undefined): Promise<ListAnswer> {
     return this.pages.page(
       projectId,
       JSON.stringify([list, projectId, page.limit, page.offset]),
       async () => {
-        const { count, items } = await read(this.db.kysely, projectId, page);
+        const { count, items } = await listTaskPage(this.db.kysely, list, projectId, page);
         return taskListJson(count, items);
       },
       ifNoneMatch,
@@ -65,8 +64,8 @@ export class KpsService {
    * `not_found` when it is not a listed failure (unknown, not failed, or already cleared).
    */
   async deleteFailedTask(projectId: string, taskId: string): Promise<void> {
-    const cleared = await this.#clear(projectId, (tx) => clearFailedTask(tx, projectId, taskId, Date.now()));
-    if (cleared === 0) {
+    const cleared = await inTransaction(this.db, (tx) => this.writer.clear(tx, projectId, taskId, 'kps_failed', Date.now()));
+    if (cleared === undefined) {
       throw new ServiceError(
         'not_found',
         `Failed task is not found: ${quote(taskId)} is not a failed task listed in project ${quote(projectId)} (only tasks shown by ListFailedTask can be deleted)`,
@@ -76,17 +75,6 @@ export class KpsService {
 
   /** Removes every failure of the project from ListFailedTask; succeeds when there is none. */
   async deleteAllFailedTasks(projectId: string): Promise<void> {
-    await this.#clear(projectId, (tx) => clearAllFailedTasks(tx, projectId, Date.now()));
-  }
-
-  /** Runs a clear and takes what it cleared out of the failed-task count, in one transaction; returns how many. */
-  #clear(projectId: string, clear: (tx: Transaction<DB>) => Promise<number>): Promise<number> {
-    return inTransaction(this.db, async (tx) => {
-      const cleared = await clear(tx);
-      const changes = new ListChanges();
-      if (cleared > 0) changes.addTo(projectId, KPS_FAILED_BUCKET, -cleared);
-      await recordListChanges(tx, changes);
-      return cleared;
-    });
+    await inTransaction(this.db, (tx) => this.writer.clearScope(tx, listWhere(projectId, 'kps_failed'), Date.now()));
   }
 }

@@ -1,9 +1,18 @@
 /** Rows of the job table in the SDRS wire shapes: one function per API shape. */
 import { isoTime } from '../jobs/job.js';
 import type { Entities, SdrsResourceType } from '../jobs/jobs.schema.js';
+import type { JobRow } from '../jobs/jobs.table.js';
 import type { FailureJob, FailureStatus, JobStatusView, SubJobStatus } from './sdrs.schema.js';
-import type { FailureRow, JobStatusRow } from './sdrs.store.js';
 import { renderedJson, type RenderedJson } from '../rendered-json.js';
+
+/** The columns a failure list item is made of. */
+export type FailureRow = Pick<
+  JobRow,
+  'job_id' | 'job_type' | 'begin_time' | 'operation' | 'resource_id' | 'resource_name' | 'resource_type' | 'error_code' | 'fail_reason'
+>;
+
+/** The columns ShowJobStatus shows. */
+export type JobStatusRow = Pick<JobRow, 'job_id' | 'job_type' | 'status' | 'begin_time' | 'end_time' | 'error_code' | 'fail_reason' | 'entities'>;
 
 /**
  * A failed task as ListFailureJobs shows it. Every field is a string: what a producer

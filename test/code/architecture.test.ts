@@ -56,3 +56,22 @@ it('reads the environment only in config.ts', () => {
     assert.doesNotMatch(file.text, /process\.env/, `${file.path} reads process.env`);
   }
 });
+
+it('writes jobs and their derived data only through the one writer (src/jobs/job-writer.ts)', () => {
+  const writes =
+    /\.(insertInto|updateTable|deleteFrom)\(\s*'(jobs|job_counts|list_versions)'|\b(insert\s+into|update|delete\s+from)\s+"?(jobs|job_counts|list_versions)\b/i;
+  for (const file of files.filter((f) => f.path !== 'jobs/job-writer.store.ts' && !f.path.startsWith('db/migrations/'))) {
+    assert.doesNotMatch(file.text, writes, `${file.path} writes a table only the writer writes`);
+  }
+  const importers = files.filter((f) => f.imports.some((i) => i.endsWith('/job-writer.store.js') || i === './job-writer.store.js')).map((f) => f.path);
+  assert.deepEqual(importers, ['jobs/job-writer.ts']);
+});
+
+it('keeps the job core and the database free of the service dialects, and the dialects apart', () => {
+  for (const file of files) {
+    const dialects = file.imports.filter((i) => /(^|\/)(sdrs|kps)\//.test(i));
+    if (file.path.startsWith('jobs/') || file.path.startsWith('db/')) assert.deepEqual(dialects, [], `${file.path} imports ${dialects.join(', ')}`);
+    if (file.path.startsWith('sdrs/')) assert.ok(!file.imports.some((i) => i.includes('/kps/')), `${file.path} imports kps/`);
+    if (file.path.startsWith('kps/')) assert.ok(!file.imports.some((i) => i.includes('/sdrs/')), `${file.path} imports sdrs/`);
+  }
+});

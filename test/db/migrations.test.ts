@@ -10,6 +10,8 @@ import { openDatabase, type Database, type Engine } from '../../src/db/database.
 import { migrate } from '../../src/db/migrate.js';
 import { migrations } from '../../src/db/migrations/index.js';
 import type { DB } from '../../src/db/schema.js';
+import { createListings } from '../../src/context.js';
+import { JobWriter } from '../../src/jobs/job-writer.js';
 import { JobService } from '../../src/jobs/jobs.service.js';
 import { ANONYMOUS } from '../../src/auth/principal.js';
 import { taskcenter } from '../cli-helpers.js';
@@ -50,10 +52,10 @@ for (const engine of engines as Engine[]) {
         assert.deepEqual(await indexes(db), ['jobs_kps_tasks', 'jobs_sdrs_failures_by_group', 'jobs_sdrs_failures_by_type', 'jobs_sub_jobs']);
 
         const job = sdrsJob();
-        const [outcome] = await new JobService(db).reportBatch(ANONYMOUS, [{ project_id: 'p', ...job }]);
+        const [outcome] = await new JobService(db, new JobWriter(createListings())).reportBatch(ANONYMOUS, [{ project_id: 'p', ...job }]);
         assert.equal(outcome?.result, 'created');
         assert.deepEqual(await migrate(db), { applied: [] });
-        assert.equal((await new JobService(db).get('p', String(job.job_id))).fail_reason, 'volume is error!');
+        assert.equal((await new JobService(db, new JobWriter(createListings())).get('p', String(job.job_id))).fail_reason, 'volume is error!');
       } finally {
         await db.close();
         await database.drop();
@@ -66,7 +68,7 @@ for (const engine of engines as Engine[]) {
       try {
         await migrate(db);
         const job = sdrsJob({ resource: { id: 'g-1', name: 'pg', type: 'server_groups' }, server_group_id: 'g-1' });
-        await new JobService(db).reportBatch(ANONYMOUS, [{ project_id: 'p', ...job }]);
+        await new JobService(db, new JobWriter(createListings())).reportBatch(ANONYMOUS, [{ project_id: 'p', ...job }]);
         // What the first release left: its schema and data, and no later migration.
         for (const later of ['list_versions', 'delivery_attempts', 'deliveries', 'subscriptions']) await sql`drop table ${sql.id(later)}`.execute(db.kysely);
         await sql`delete from taskcenter_migrations where name <> '0001-jobs'`.execute(db.kysely);
@@ -74,7 +76,7 @@ for (const engine of engines as Engine[]) {
         assert.deepEqual(await migrate(db), { applied: ALL.slice(1) });
         const versions = await sql<{ n: number | string }>`select count(*) as n from list_versions`.execute(db.kysely);
         assert.equal(Number(versions.rows[0]?.n), 0);
-        assert.equal((await new JobService(db).get('p', String(job.job_id))).status, 'FAIL');
+        assert.equal((await new JobService(db, new JobWriter(createListings())).get('p', String(job.job_id))).status, 'FAIL');
         const counts = await sql<{ n: number | string }>`select n from job_counts where project_id = 'p' and bucket = 'sdrs type:server_groups'`.execute(
           db.kysely,
         );

@@ -12,7 +12,8 @@ import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import { Random } from '../../src/cli/random.js';
 import { SDRS_OPERATIONS, SDRS_RESOURCE_TYPES } from '../../src/jobs/jobs.schema.js';
-import { KPS_FAILED_BUCKET, KPS_RUNNING_BUCKET, sdrsBucket } from '../../src/jobs/listing.js';
+import { KPS_FAILED_BUCKET, KPS_RUNNING_BUCKET } from '../../src/kps/kps.listing.js';
+import { sdrsBucket } from '../../src/sdrs/sdrs.listing.js';
 import { describeEachEngine, TOKENS } from '../helpers.js';
 
 const PROJECTS = ['counts-a', 'counts-b'];

@@ -9,7 +9,8 @@ import { it } from 'node:test';
 import { sql } from 'kysely';
 import { toReportedJob } from '../../src/jobs/job.js';
 import type { JobDocument } from '../../src/jobs/jobs.schema.js';
-import { findJob, insertNewJobs, listJobs, lockJobs, updateJob } from '../../src/jobs/jobs.store.js';
+import { insertNewJobs, lockJobs } from '../../src/jobs/job-writer.store.js';
+import { findJob, listJobs } from '../../src/jobs/jobs.store.js';
 import type { JobRow } from '../../src/jobs/jobs.table.js';
 import { describeEachEngine, kpsJob, sdrsJob } from '../helpers.js';
 
@@ -86,7 +87,7 @@ describeEachEngine('jobs store', (server) => {
     );
   });
 
-  it('updates the reported fields but never the key, cleared or created_at', async () => {
+  it('updates the reported fields through the writer but never the key, cleared or created_at', async () => {
     const project = freshProject();
     const original = row(project, sdrsJob({ job_id: 'u-1', status: 'RUNNING', end_time: null, error_code: null, fail_reason: null }));
     await insert([original]);
@@ -95,7 +96,10 @@ describeEachEngine('jobs store', (server) => {
     const next = row(project, sdrsJob({ job_id: 'u-1' }), { cleared: 0, created_at: 9_999, updated_at: 5_000 });
     await db()
       .transaction()
-      .execute((tx) => updateJob(tx, next));
+      .execute(async (tx) => {
+        const [before] = await lockJobs(tx, [{ project_id: project, job_id: 'u-1' }]);
+        await server().ctx.writer.save(tx, [], [{ before: before as JobRow, after: next }]);
+      });
     const stored = await findJob(db(), project, 'u-1');
     assert.equal(stored?.status, 'FAIL');
     assert.equal(stored?.error_code, 'EVS.2024');

@@ -1,0 +1,282 @@
+/**
+ * The SQL of the one writer (src/jobs/job-writer.ts): every statement that writes `jobs`,
+ * `job_counts` or `list_versions`. Nothing but the writer imports this file
+ * (test/code/architecture.test.ts holds that line); everything else reads.
+ */
+import { sql, type Transaction } from 'kysely';
+import { PreparedRowsQuery } from '../db/prepared.js';
+import type { DB } from '../db/schema.js';
+import { JOB_COLUMNS, type JobKey } from './jobs.store.js';
+import type { JobRow, ListingColumns } from './jobs.table.js';
+import type { ScopeWhere } from './listing.js';
+
+/** A row as stored: the job and its listing. */
+export type StoredRow = JobRow & ListingColumns;
+
+/** A change to one bucket of one project. */
+export interface CountDelta {
+  readonly project_id: string;
+  readonly bucket: string;
+  readonly n: number;
+}
+
+/** Columns an insert writes: the job's own and its listing. */
+const INSERT_COLUMNS: readonly (keyof StoredRow)[] = [...JOB_COLUMNS, 'list', 'list_item'];
+
+/**
+ * Row counts a statement over rows is run with: powers of two, so any number of rows
+ * is a sum of a few of them and padding a run up to the next wastes less than half.
+ * Each is compiled once per engine; 512 keeps every statement far below both engines'
+ * parameter limits.
+ */
+const ROW_COUNTS = [512, 256, 128, 64, 32, 16, 8, 4, 2, 1] as const;
+const MAX_ROWS = ROW_COUNTS[0];
+
+/** Rows per plain (not prepared) statement: far below both engines' parameter limits. */
+const CHUNK = 500;
+
+/** `items` cut, in order, into runs of the row counts, largest first (1,201 = 512 + 512 + 128 + 32 + 16 + 1). */
+function runs<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  let start = 0;
+  for (const count of ROW_COUNTS) {
+    for (; items.length - start >= count; start += count) out.push(items.slice(start, start + count));
+  }
+  return out;
+}
+
+/** `items` cut, in order, into runs of at most {@link MAX_ROWS}, each padded to a row count with copies of its last item. */
+function paddedRuns<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += MAX_ROWS) {
+    const run = items.slice(start, start + MAX_ROWS);
+    let count: number = MAX_ROWS;
+    for (const c of ROW_COUNTS) if (c >= run.length) count = c;
+    const last = run[run.length - 1] as T;
+    while (run.length < count) run.push(last);
+    out.push(run);
+  }
+  return out;
+}
+
+/** Keys grouped by project, each group in key order: the shape of every keyed statement here. */
+function byProject(keys: readonly JobKey[]): JobKey[][] {
+  const groups = new Map<string, JobKey[]>();
+  for (const key of [...keys].sort(compareKeys)) {
+    const same = groups.get(key.project_id);
+    if (same === undefined) groups.set(key.project_id, [key]);
+    else same.push(key);
+  }
+  return [...groups.values()];
+}
+
+/** Jobs of one project by id: the keys of one run share their project. */
+const lockQuery = new PreparedRowsQuery<JobKey, JobRow>(['project_id', 'job_id'], (db, keys) =>
+  db
+    .selectFrom('jobs')
+    .select(JOB_COLUMNS)
+    .where('project_id', '=', (keys[0] as JobKey).project_id)
+    .where(
+      'job_id',
+      'in',
+      keys.map((k) => k.job_id),
+    )
+    .orderBy('job_id')
+    .forUpdate(),
+);
+
+const insertQuery = new PreparedRowsQuery<StoredRow, JobKey>(INSERT_COLUMNS, (db, rows) =>
+  db
+    .insertInto('jobs')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['project_id', 'job_id']).doNothing())
+    .returning(['project_id', 'job_id']),
+);
+
+const deleteQuery = new PreparedRowsQuery<JobKey, JobKey>(['project_id', 'job_id'], (db, keys) =>
+  db
+    .deleteFrom('jobs')
+    .where('project_id', '=', (keys[0] as JobKey).project_id)
+    .where(
+      'job_id',
+      'in',
+      keys.map((k) => k.job_id),
+    ),
+);
+
+/**
+ * Reads the given jobs and, on PostgreSQL, locks them until the
+ * transaction ends (on SQLite the transaction already holds the write lock). Keys are
+ * sorted so that two transactions locking overlapping sets take the locks in the same
+ * order. One query per project and run of ids, `job_id IN (...)`: PostgreSQL plans a list
+ * of (project_id, job_id) pairs as an OR of pairs, which took 70 ms for a batch of 1000
+ * new jobs, against one index scan over an array here. A run is padded by repeating an
+ * id, which an `IN` list ignores, so that it has one of a few compiled shapes.
+ */
+export async function lockJobs(tx: Transaction<DB>, keys: readonly JobKey[]): Promise<JobRow[]> {
+  const rows: JobRow[] = [];
+  for (const projectKeys of byProject(keys)) {
+    for (const run of paddedRuns(projectKeys)) rows.push(...(await lockQuery.execute(tx, run)));
+  }
+  return rows;
+}
+
+/**
+ * Inserts rows that do not exist yet and returns the keys it inserted; a row another
+ * writer inserted first is left alone and missing from the result.
+ */
+export async function insertNewJobs(tx: Transaction<DB>, rows: readonly StoredRow[]): Promise<JobKey[]> {
+  const inserted: JobKey[] = [];
+  for (const run of runs([...rows].sort(compareKeys))) inserted.push(...(await insertQuery.execute(tx, run)));
+  return inserted;
+}
+
+/** Overwrites every column of a stored job but its key. */
+export async function updateJob(tx: Transaction<DB>, row: StoredRow): Promise<void> {
+  const { project_id, job_id, ...fields } = row;
+  await tx.updateTable('jobs').set(fields).where('project_id', '=', project_id).where('job_id', '=', job_id).execute();
+}
+
+/** Sets the same columns on every job of `keys`. */
+export async function updateJobs(tx: Transaction<DB>, keys: readonly JobKey[], fields: Partial<StoredRow>): Promise<void> {
+  for (const projectKeys of byProject(keys)) {
+    const projectId = (projectKeys[0] as JobKey).project_id;
+    for (let i = 0; i < projectKeys.length; i += CHUNK) {
+      await tx
+        .updateTable('jobs')
+        .set(fields)
+        .where('project_id', '=', projectId)
+        .where(
+          'job_id',
+          'in',
+          projectKeys.slice(i, i + CHUNK).map((k) => k.job_id),
+        )
+        .execute();
+    }
+  }
+}
+
+/** Deletes jobs by key. */
+export async function deleteJobs(tx: Transaction<DB>, keys: readonly JobKey[]): Promise<void> {
+  for (const projectKeys of byProject(keys)) {
+    for (const run of paddedRuns(projectKeys)) await deleteQuery.execute(tx, run);
+  }
+}
+
+/** A project's listed jobs in a scope (`where` names the list), locked, in key order. */
+export async function lockScope(tx: Transaction<DB>, where: ScopeWhere): Promise<JobRow[]> {
+  return tx.selectFrom('jobs').select(JOB_COLUMNS).where(where).orderBy('project_id').orderBy('job_id').forUpdate().execute();
+}
+
+/** What {@link selectToDelete} selects. */
+export interface DeleteSelection {
+  /** Only this project's jobs; every project when absent. */
+  readonly projectId?: string | undefined;
+  /** Only top-level jobs in no list that ended before this time (epoch ms). */
+  readonly finishedBefore?: number | undefined;
+  readonly limit: number;
+}
+
+/** Up to `limit` jobs to delete, in key order, locked. */
+export async function selectToDelete(tx: Transaction<DB>, selection: DeleteSelection): Promise<JobRow[]> {
+  let query = tx.selectFrom('jobs').select(JOB_COLUMNS);
+  if (selection.projectId !== undefined) query = query.where('project_id', '=', selection.projectId);
+  if (selection.finishedBefore !== undefined) {
+    query = query.where('parent_job_id', 'is', null).where('list', 'is', null).where('end_time', '<', selection.finishedBefore);
+  }
+  return query.orderBy('project_id').orderBy('job_id').limit(selection.limit).forUpdate().execute();
+}
+
+/** The sub-jobs of some jobs of one project, locked. */
+export async function lockSubJobs(tx: Transaction<DB>, projectId: string, parentIds: readonly string[]): Promise<JobRow[]> {
+  const rows: JobRow[] = [];
+  for (let i = 0; i < parentIds.length; i += CHUNK) {
+    rows.push(
+      ...(await tx
+        .selectFrom('jobs')
+        .select(JOB_COLUMNS)
+        .where('project_id', '=', projectId)
+        .where('parent_job_id', 'in', parentIds.slice(i, i + CHUNK))
+        .orderBy('job_id')
+        .forUpdate()
+        .execute()),
+    );
+  }
+  return rows;
+}
+
+/**
+ * Deletes every job of a project (every project when `projectId` is undefined) and its
+ * counters in a few statements; returns how many jobs it deleted. The caller raises the
+ * list versions.
+ */
+export async function deleteAllJobs(tx: Transaction<DB>, projectId: string | undefined): Promise<number> {
+  if (projectId === undefined) {
+    const { numDeletedRows } = await tx.deleteFrom('jobs').executeTakeFirst();
+    await tx.deleteFrom('job_counts').execute();
+    return Number(numDeletedRows);
+  }
+  const { numDeletedRows } = await tx.deleteFrom('jobs').where('project_id', '=', projectId).executeTakeFirst();
+  await tx.deleteFrom('job_counts').where('project_id', '=', projectId).execute();
+  return Number(numDeletedRows);
+}
+
+/** Raises the list version of every project that has one. */
+export async function raiseAllListVersions(tx: Transaction<DB>): Promise<void> {
+  await tx
+    .updateTable('list_versions')
+    .set((eb) => ({ version: eb('version', '+', 1) }))
+    .execute();
+}
+
+/**
+ * Raises the list versions of `projects` (in order), then adds each bucket change to its
+ * counter, creating counters as needed. Versions come first: a recount
+ * (src/jobs/listing-rebuild.ts) takes a project's version row before it reads, so on
+ * PostgreSQL a writer that has not reached its version yet has not touched a counter
+ * either, and adds its change to the recounted one. Counters are written in (project,
+ * bucket) order, so two transactions lock shared rows in the same order and never wait
+ * for each other in a cycle.
+ */
+export async function recordListChanges(tx: Transaction<DB>, projects: readonly string[], deltas: readonly CountDelta[]): Promise<void> {
+  for (let i = 0; i < projects.length; i += CHUNK) {
+    await tx
+      .insertInto('list_versions')
+      .values(projects.slice(i, i + CHUNK).map((project_id) => ({ project_id, version: 1 })))
+      .onConflict((oc) => oc.column('project_id').doUpdateSet((eb) => ({ version: eb('list_versions.version', '+', 1) })))
+      .execute();
+  }
+  for (let i = 0; i < deltas.length; i += CHUNK) {
+    await tx
+      .insertInto('job_counts')
+      .values(deltas.slice(i, i + CHUNK).map(({ project_id, bucket, n }) => ({ project_id, bucket, n })))
+      .onConflict((oc) => oc.columns(['project_id', 'bucket']).doUpdateSet((eb) => ({ n: eb('job_counts.n', '+', eb.ref('excluded.n')) })))
+      .execute();
+  }
+}
+
+/** Replaces a project's counters with these (zero counters are left out). */
+export async function replaceCounts(tx: Transaction<DB>, projectId: string, counts: ReadonlyMap<string, number>): Promise<void> {
+  await tx.deleteFrom('job_counts').where('project_id', '=', projectId).execute();
+  const rows = [...counts].filter(([, n]) => n !== 0).map(([bucket, n]) => ({ project_id: projectId, bucket, n }));
+  for (let i = 0; i < rows.length; i += CHUNK)
+    await tx
+      .insertInto('job_counts')
+      .values(rows.slice(i, i + CHUNK))
+      .execute();
+}
+
+/** Sets the listing columns of one job, leaving the rest (updated_at included) as it is. */
+export async function setListing(tx: Transaction<DB>, key: JobKey, listing: ListingColumns): Promise<void> {
+  await tx.updateTable('jobs').set(listing).where('project_id', '=', key.project_id).where('job_id', '=', key.job_id).execute();
+}
+
+/** Deletes counters of projects that have no job: what a recount never visits. */
+export async function deleteOrphanCounts(tx: Transaction<DB>): Promise<void> {
+  await sql`delete from job_counts where not exists (select 1 from jobs where jobs.project_id = job_counts.project_id)`.execute(tx);
+}
+
+export function compareKeys(a: JobKey, b: JobKey): number {
+  if (a.project_id !== b.project_id) return a.project_id < b.project_id ? -1 : 1;
+  return a.job_id < b.job_id ? -1 : a.job_id > b.job_id ? 1 : 0;
+}
