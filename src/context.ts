@@ -112,6 +112,13 @@ export async function createContext(config: Config, options: ContextOptions = {}
     // A local write that queued deliveries wakes the local worker; other nodes find them at their next poll.
     const outbox = new Outbox(notifyMetrics, () => setImmediate(() => delivery.nudge()));
     const writer = new JobWriter(createListings());
+    // Events are written with the change that raises them; a deleted job raises none.
+    writer.observe(async (tx, changes) => {
+      await outbox.record(
+        tx,
+        changes.flatMap(({ before, after }) => (after === undefined ? [] : [{ before, after }])),
+      );
+    });
     return {
       config,
       logger,

@@ -5,7 +5,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { toStoredJob } from '../jobs/job.js';
 import type { JobRow } from '../jobs/jobs.table.js';
-import { listOf } from '../jobs/listing.js';
 
 /** The events a subscription can ask for; `job.*` is every one of them. */
 export const EVENT_NAMES = ['job.failed', 'job.succeeded', 'failure.cleared', 'job.*'] as const;
@@ -21,11 +20,10 @@ export const SIGNATURE_HEADER = 'taskcenter-signature';
 /** The header with the event id, the same on every attempt, for de-duplication. */
 export const EVENT_ID_HEADER = 'taskcenter-event-id';
 
-const FAILURE_LISTS = new Set(['sdrs', 'kps_failed']);
-
 type EventJob = Pick<JobRow, 'service' | 'status' | 'cleared' | 'parent_job_id'>;
 
-const inFailureList = (job: EventJob | undefined): boolean => job !== undefined && FAILURE_LISTS.has(listOf(job) ?? '');
+/** A failed top-level job not cleared: what both failure lists hold (src/sdrs/sdrs.listing.ts, src/kps/kps.listing.ts). */
+const inFailureList = (job: EventJob | undefined): boolean => job !== undefined && job.parent_job_id === null && job.cleared === 0 && job.status === 'FAIL';
 
 /**
  * The events a write of a job raises, from the stored row before it (undefined for a new
