@@ -34,6 +34,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     return503OnClosing: false,
     frameworkErrors,
     clientErrorHandler,
+    // The gateway refuses a Host-less HTTP/1.1 request itself, with a request id and its body.
+    http: { requireHostHeader: false },
   });
 
   // Every route validates with the same code, so every message has the same shape.
