@@ -167,6 +167,48 @@ function boundary({ description, from, to, except = () => false, message }) {
   };
 }
 
+/** The tables only the one writer (src/jobs/job-writer.ts, its SQL in job-writer.store.ts) writes. */
+const WRITER_TABLES = /^(jobs|job_counts|list_versions)$/;
+const WRITER_SQL = /\b(insert\s+into|update|delete\s+from)\s+"?(jobs|job_counts|list_versions)\b/i;
+const WRITER_STORE = 'src/jobs/job-writer.store.ts';
+
+const oneWriter = {
+  meta: {
+    type: 'problem',
+    docs: { description: 'jobs, job_counts and list_versions are written only by src/jobs/job-writer.ts (its SQL in job-writer.store.ts)' },
+    schema: [],
+    messages: {
+      writes:
+        '{{file}} writes {{table}}: jobs and their derived data (job_counts, list_versions) are written only through the one writer, src/jobs/job-writer.ts.',
+      imports: "{{file}} imports the writer's SQL: only src/jobs/job-writer.ts may, so every write goes through the writer.",
+    },
+  },
+  create(context) {
+    const file = projectPath(context.cwd, context.physicalFilename);
+    if (!file.startsWith('src/') || file === WRITER_STORE || file.startsWith('src/db/migrations/')) return {};
+    const text = (node, value) => {
+      const match = typeof value === 'string' ? WRITER_SQL.exec(value) : null;
+      if (match !== null) context.report({ node, messageId: 'writes', data: { file, table: match[2] } });
+    };
+    return {
+      ...visitImports((node, specifier) => {
+        if (file === 'src/jobs/job-writer.ts') return;
+        const resolved = resolveImport(context.physicalFilename, specifier);
+        if (resolved !== null && projectPath(context.cwd, resolved) === WRITER_STORE) context.report({ node, messageId: 'imports', data: { file } });
+      }),
+      CallExpression(node) {
+        const name = node.callee.type === 'MemberExpression' ? node.callee.property.name : undefined;
+        const [table] = node.arguments;
+        if (!/^(insertInto|updateTable|deleteFrom)$/.test(name ?? '') || table?.type !== 'Literal') return;
+        const base = String(table.value).split(/\s+/)[0];
+        if (WRITER_TABLES.test(base)) context.report({ node, messageId: 'writes', data: { file, table: base } });
+      },
+      Literal: (node) => text(node, node.value),
+      TemplateElement: (node) => text(node, node.value.cooked ?? node.value.raw),
+    };
+  },
+};
+
 const DIALECTS = ['src/sdrs/', 'src/kps/'];
 const inDialect = (p) => DIALECTS.some((d) => p.startsWith(d));
 /** The parts of src/ that are no domain: the shared kernel a store may use too. */
@@ -177,6 +219,7 @@ export default {
   rules: {
     'no-import-cycle': noImportCycle,
     layers,
+    'one-writer': oneWriter,
     'db-imports-no-domain': boundary({
       description: 'src/db/ imports only itself, the shared kernel and the row types (*.table.ts)',
       from: (p) => p.startsWith('src/db/'),
