@@ -13,7 +13,7 @@ import { emulatorRoutes, installEmulator } from './emulator/emulator.routes.js';
 import { clientErrorHandler, frameworkErrors, installBodyGuard, installGateway, newRequestId } from './gateway/gateway.js';
 import { installMetrics, metricsRoutes } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
-import { installThrottle } from './gateway/throttle.js';
+import { TokenBuckets, installThrottle } from './gateway/throttle.js';
 import { jobsRoutes } from './jobs/jobs.routes.js';
 import { kpsRoutes } from './kps/kps.routes.js';
 import { notifyRoutes } from './notify/notify.routes.js';
@@ -34,8 +34,6 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     return503OnClosing: false,
     frameworkErrors,
     clientErrorHandler,
-    // The gateway refuses a Host-less HTTP/1.1 request itself, with a request id and its body.
-    http: { requireHostHeader: false },
   });
 
   // Every route validates with the same code, so every message has the same shape.
@@ -54,8 +52,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   installGateway(app);
   installMetrics(app);
   installAuth(app, ctx.auth);
-  // After authentication: the count is the principal's.
-  if (ctx.config.throttle > 0) await installThrottle(app, ctx.config.throttle);
+  // After authentication: the bucket is the principal's.
+  if (ctx.config.throttle > 0) installThrottle(app, new TokenBuckets(ctx.config.throttle));
   installBodyGuard(app);
   // Only with --emulator; before the routes, so it sees each one's operationId.
   const emulator = installEmulator(app, ctx);

@@ -26,6 +26,16 @@ const COMMANDS: readonly { name: string; summary: string; load(): Promise<Comman
     summary: 'write every job (of one project, or all) to stdout as NDJSON',
     load: async () => (await import('./export.js')).exportCommand,
   },
+  {
+    name: 'import',
+    summary: 'store the jobs of an NDJSON snapshot read from stdin, as it says',
+    load: async () => (await import('./import.js')).importCommand,
+  },
+  {
+    name: 'reset',
+    summary: 'delete every job (of one project, or all) from a store',
+    load: async () => (await import('./reset.js')).resetCommand,
+  },
 ];
 
 function overview(): string {

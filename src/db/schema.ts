@@ -1,3 +1,4 @@
+import type { EmulatorStepsTable } from '../emulator/progress.table.js';
 import type { JobCountsTable, JobsTable, ListingColumns, ListVersionsTable } from '../jobs/jobs.table.js';
 import type { DeliveriesTable, DeliveryAttemptsTable, SubscriptionsTable } from '../notify/notify.table.js';
 
@@ -9,4 +10,5 @@ export interface DB {
   subscriptions: SubscriptionsTable;
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
+  emulator_steps: EmulatorStepsTable;
 }

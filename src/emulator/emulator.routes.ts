@@ -7,30 +7,40 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { mayTouch, type Action, type Principal } from '../auth/principal.js';
-import type { Logger } from 'pino';
-import type { Config } from '../config.js';
-import type { Database } from '../db/database.js';
+import type { Context } from '../context.js';
 import { ServiceError, quote } from '../errors.js';
 import { errorResponses } from '../gateway/dialects.js';
-import { FaultList, FaultParams, FaultRule, FaultRuleInput, JournalList, JournalQuery, ProjectQuery } from './emulator.schema.js';
+import { StoredJob } from '../jobs/jobs.schema.js';
+import {
+  FaultList,
+  FaultParams,
+  FaultRule,
+  FaultRuleInput,
+  ImportResult,
+  JournalList,
+  JournalQuery,
+  ProgressingJob,
+  ProjectQuery,
+  ResetBody,
+  ResetResult,
+  StepParams,
+  type ProgressingJob as ProgressingJobType,
+} from './emulator.schema.js';
+import { EmulatorService, loadFixtures } from './emulator.service.js';
 import { Faults, faultAnswer } from './faults.js';
 import { Journal } from './journal.js';
-import { exportJobs } from './snapshot.service.js';
+import { Progression } from './progress.service.js';
+import { exportJobs, readLines } from './snapshot.service.js';
 
 export const EMULATOR_PREFIX = '/taskcenter/v1/emulator';
 const TAG = ['Emulator'];
-
-/** What the emulator takes of the context: routes get what they need passed down, never the context itself. */
-export interface EmulatorContext {
-  readonly config: Config;
-  readonly logger: Logger;
-  readonly db: Database;
-}
 
 /** The emulator's state in one server process. */
 export interface Emulator {
   readonly faults: Faults;
   readonly journal: Journal;
+  readonly service: EmulatorService;
+  readonly progression: Progression;
 }
 
 /**
@@ -38,7 +48,7 @@ export interface Emulator {
  * returns null): call before any route is registered, so it sees every operationId.
  * Loads `--faults` rules; throws naming the file when they are bad.
  */
-export function installEmulator(app: FastifyInstance, ctx: EmulatorContext): Emulator | null {
+export function installEmulator(app: FastifyInstance, ctx: Context): Emulator | null {
   if (!ctx.config.emulator) return null;
   const operations = new Set<string>();
   app.addHook('onRoute', (route) => {
@@ -84,7 +94,18 @@ export function installEmulator(app: FastifyInstance, ctx: EmulatorContext): Emu
     const loaded = faults.load(ctx.config.faults);
     ctx.logger.info({ file: ctx.config.faults, rules: loaded }, 'fault rules loaded');
   }
-  return { faults, journal };
+  const service = new EmulatorService(ctx.db, ctx.writer);
+  const progression = new Progression(ctx.db, ctx.writer, ctx.logger);
+  // Before the server listens, so /readyz is not ready until the fixtures are in.
+  app.addHook('onReady', async () => {
+    if (ctx.config.init !== null) {
+      const loaded = await loadFixtures(ctx.config.init, service, ctx.jobs);
+      ctx.logger.info({ dir: ctx.config.init, ...loaded }, 'fixtures loaded');
+    }
+    progression.start();
+  });
+  app.addHook('onClose', async () => progression.stop());
+  return { faults, journal, service, progression };
 }
 
 /** A scope check the path cannot express: a project named in the body or query, or every project. */
@@ -101,8 +122,91 @@ function requireScope(principal: Principal, projectId: string | undefined, what:
 const config = (action: Action) => ({ dialect: 'taskcenter' as const, action });
 
 /** The emulator's routes; call with the value {@link installEmulator} returned, when not null. */
-export function emulatorRoutes(app: FastifyInstance, ctx: EmulatorContext, emulator: Emulator): void {
-  const { faults, journal } = emulator;
+export function emulatorRoutes(app: FastifyInstance, ctx: Context, emulator: Emulator): void {
+  const { faults, journal, service, progression } = emulator;
+
+  app.post<{ Body: { project_id?: string } }>(
+    `${EMULATOR_PREFIX}/reset`,
+    {
+      config: config('taskcenter:emulator:reset'),
+      schema: {
+        tags: TAG,
+        operationId: 'ResetJobs',
+        summary: "Delete every job (or one project's), with the lists, counts and pending steps that follow",
+        body: ResetBody,
+        response: { 200: ResetResult, ...errorResponses('taskcenter', [400, 403, 413]) },
+      },
+    },
+    async (request) => {
+      const projectId = request.body.project_id;
+      requireScope(request.principal, projectId, 'reset the jobs');
+      return { deleted_jobs: await service.reset(projectId) };
+    },
+  );
+
+  // A snapshot is read line by line as it arrives: its size is not bounded by the body limit.
+  void app.register(async (scoped) => {
+    scoped.addContentTypeParser('application/x-ndjson', (_request, payload, done) => done(null, payload));
+    scoped.post(
+      `${EMULATOR_PREFIX}/import`,
+      {
+        config: config('taskcenter:emulator:import'),
+        schema: {
+          tags: TAG,
+          operationId: 'ImportJobs',
+          summary: 'Store the jobs of an NDJSON snapshot (Content-Type: application/x-ndjson) as it says, in one transaction',
+          description:
+            'One job per line as ExportJobs writes it. Jobs stored exactly so are counted unchanged. A bad line is a 400 naming it, and nothing is stored. AK/SK callers sign the body as UNSIGNED-PAYLOAD.',
+          response: { 200: ImportResult, ...errorResponses('taskcenter', [400, 403]) },
+        },
+      },
+      async (request) => {
+        if (!(request.body instanceof Readable)) {
+          throw new ServiceError('malformed_request', `Content-Type must be application/x-ndjson, got '${request.headers['content-type'] ?? ''}'`);
+        }
+        const lines = readLines(request.body);
+        const principal = request.principal;
+        return service.import(lines, (projectId, line) => {
+          if (!mayTouch(principal, projectId)) {
+            throw new ServiceError('forbidden', `line ${line}: principal ${quote(principal.name)} has no access to project ${quote(projectId)}`);
+          }
+        });
+      },
+    );
+  });
+
+  app.post<{ Body: ProgressingJobType }>(
+    `${EMULATOR_PREFIX}/jobs`,
+    {
+      config: config('taskcenter:emulator:jobs'),
+      schema: {
+        tags: TAG,
+        operationId: 'CreateProgressingJob',
+        summary: 'Store a job as INIT that moves to RUNNING, then to its outcome, by itself',
+        body: ProgressingJob,
+        response: { 201: StoredJob, ...errorResponses('taskcenter', [400, 403, 409, 413]) },
+      },
+    },
+    async (request, reply) => {
+      requireScope(request.principal, request.body.project_id, 'create jobs');
+      return reply.code(201).send(await progression.create(request.body));
+    },
+  );
+
+  app.post<{ Params: { project_id: string; job_id: string } }>(
+    `${EMULATOR_PREFIX}/jobs/:project_id/:job_id/advance`,
+    {
+      config: config('taskcenter:emulator:jobs'),
+      schema: {
+        tags: TAG,
+        operationId: 'AdvanceProgressingJob',
+        summary: "Take a progressing job's next step now",
+        params: StepParams,
+        response: { 200: StoredJob, ...errorResponses('taskcenter', [400, 403, 404]) },
+      },
+    },
+    async (request) => progression.advance(request.params.project_id, request.params.job_id),
+  );
 
   app.post<{ Body: FaultRuleInput }>(
     `${EMULATOR_PREFIX}/faults`,

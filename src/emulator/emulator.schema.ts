@@ -1,6 +1,6 @@
 /** Schemas of the emulator's controls (`/taskcenter/v1/emulator/...`) and their types. */
 import { Type, type Static } from '@sinclair/typebox';
-import { JobDocument, Nullable, ProjectId, Timestamp } from '../jobs/jobs.schema.js';
+import { JobDocument, JobId, Nullable, ProjectId, Timestamp } from '../jobs/jobs.schema.js';
 
 /** A fault rule as a caller gives it (POST body, or one entry of a `--faults` file). */
 export const FaultRuleInput = Type.Object(
@@ -81,3 +81,48 @@ export const ImportResult = Type.Object({
   unchanged: Type.Integer({ description: 'Jobs already stored exactly as the snapshot says' }),
 });
 export type ImportResult = Static<typeof ImportResult>;
+
+const MAX_MS = 7 * 24 * 3600 * 1000;
+
+/** How a job moves by itself: INIT for `start_after_ms`, RUNNING for `run_ms`, then `outcome`. */
+export const Progress = Type.Object(
+  {
+    start_after_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_MS, default: 0, description: 'Time in INIT before RUNNING (default 0)' })),
+    run_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_MS, default: 0, description: 'Time in RUNNING before the outcome (default 0)' })),
+    outcome: Type.Union([Type.Literal('SUCCESS'), Type.Literal('FAIL')]),
+    error_code: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'For a FAIL outcome' })),
+    fail_reason: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'For a FAIL outcome' })),
+  },
+  { additionalProperties: false },
+);
+export type Progress = Static<typeof Progress>;
+
+const { status: _status, end_time: _end, error_code: _code, fail_reason: _reason, parent_job_id: _parent, ...startFields } = JobDocument.properties;
+const progressingFields = {
+  ...startFields,
+  status: Type.Optional(Type.Literal('INIT', { description: 'A progressing job starts as INIT' })),
+};
+
+export const ProgressingSubJob = Type.Object({ ...progressingFields, progress: Type.Optional(Progress) }, { additionalProperties: false });
+
+/** POST /taskcenter/v1/emulator/jobs: a job document that starts INIT, how it moves, and its sub-jobs. */
+export const ProgressingJob = Type.Object(
+  {
+    project_id: ProjectId,
+    ...progressingFields,
+    progress: Progress,
+    sub_jobs: Type.Optional(
+      Type.Array(ProgressingSubJob, {
+        maxItems: 100,
+        description: 'Steps of this job, stored with parent_job_id set; each moves as its own progress says, else as the parent',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ProgressingJob = Static<typeof ProgressingJob>;
+
+export const StepParams = Type.Object({ project_id: ProjectId, job_id: JobId });
+
+export const ResetBody = Type.Object({ project_id: Type.Optional(ProjectId) }, { additionalProperties: false });
+export const ResetResult = Type.Object({ deleted_jobs: Type.Integer({ description: 'Jobs deleted, sub-jobs included' }) });

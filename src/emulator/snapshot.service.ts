@@ -3,6 +3,8 @@
  * document plus `failure_cleared`, `created_at` and `updated_at`), in key order, so the
  * same data always exports to the same bytes.
  */
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import type { Database } from '../db/database.js';
 import { ServiceError } from '../errors.js';
 import { toJobRow, toReportedJob, toStoredJob } from '../jobs/job.js';
@@ -54,4 +56,13 @@ export function parseSnapshotLine(text: string, line: number): JobRow {
     if (error instanceof SyntaxError) throw new ServiceError('invalid_parameter', `line ${line}: not valid JSON: ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * The lines of a stream, read from now on: readline drops lines that arrive before a
+ * consumer asks for them, and an import asks only once its transaction has begun.
+ */
+export function readLines(input: Readable): AsyncIterable<string> {
+  const lines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  return { [Symbol.asyncIterator]: () => lines };
 }

@@ -3,6 +3,7 @@ import type { Engine } from '../database.js';
 import * as jobs from './0001-jobs.js';
 import * as listVersions from './0002-list-versions.js';
 import * as notifications from './0005-notifications.js';
+import * as emulatorSteps from './0006-emulator-steps.js';
 
 /** A migration; it is told the engine for the few things SQL spells differently. */
 export interface EngineMigration {
@@ -14,4 +15,5 @@ export const migrations: Readonly<Record<string, EngineMigration>> = Object.free
   '0001-jobs': jobs,
   '0002-list-versions': listVersions,
   '0005-notifications': notifications,
+  '0006-emulator-steps': emulatorSteps,
 });
