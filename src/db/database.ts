@@ -17,15 +17,32 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** How long store work may wait; each engine applies the ones it has. */
+export interface StoreLimits {
+  /**
+   * PostgreSQL: the longest a statement may run or go unanswered, checked by the server
+   * in each transaction and by the client on every query; 0 for no limit.
+   */
+  readonly statementTimeoutMs: number;
+  /** PostgreSQL: the longest wait to open a connection or to get a free one from the pool. */
+  readonly connectTimeoutMs: number;
+  /** SQLite: the longest a transaction waits for another process's write lock. */
+  readonly busyTimeoutMs: number;
+}
+
+/** What the CLI's commands get: long-running work (seed, import) is not cut short. */
+export const DEFAULT_STORE_LIMITS: StoreLimits = Object.freeze({ statementTimeoutMs: 0, connectTimeoutMs: 5000, busyTimeoutMs: 5000 });
+
 /** Opens the database named by a `--db` URL (`sqlite:<path>`, `sqlite::memory:`, `postgres://...`). */
-export function openDatabase(url: string): Database {
-  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
-  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url);
+export function openDatabase(url: string, limits: StoreLimits = DEFAULT_STORE_LIMITS): Database {
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length), limits);
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, limits);
   throw new Error(`unsupported database URL scheme in '${url.split(':')[0]}:'`);
 }
 
 const UNAVAILABLE_CODES = new Set([
-  // Node network errors on the way to PostgreSQL.
+  // Node network errors on the way to PostgreSQL; ETIMEDOUT is also a StoreTimeoutError
+  // (src/db/cancellation.ts): no answer in time, or the work was cancelled.
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
@@ -39,6 +56,10 @@ const UNAVAILABLE_CODES = new Set([
   '08003',
   '08004',
   '08006',
+  // Cancelled by statement_timeout (or a cancel request), and a transaction ended by
+  // idle_in_transaction_session_timeout: the store did not answer in time.
+  '57014',
+  '25P03',
   '57P01',
   '57P02',
   '57P03',

@@ -1,7 +1,18 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
-import type { Database } from './database.js';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  PostgresDriver,
+  type DatabaseConnection,
+  type Dialect,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type TransactionSettings,
+} from 'kysely';
+import { StoreTimeoutError, cancellationSignal, cancelled } from './cancellation.js';
+import type { Database, StoreLimits } from './database.js';
 import { isPrepared } from './prepared.js';
 import type { DB } from './schema.js';
 
@@ -10,12 +21,19 @@ const INT8_OID = 20;
 /**
  * Opens a pg pool. BIGINT columns hold epoch milliseconds and counts, all far below
  * 2^53, so they are parsed to numbers rather than pg's default strings.
+ *
+ * Every wait is bounded by `limits` (see {@link boundedClients}) with nothing sent at
+ * connection start-up, so the same settings work through PgBouncer in transaction
+ * pooling mode, which refuses start-up parameters it does not know.
  */
-export function openPostgres(url: string): Database {
+export function openPostgres(url: string, limits: StoreLimits): Database {
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
-    connectionTimeoutMillis: 5000,
+    // Covers both opening a connection and waiting for a free one.
+    connectionTimeoutMillis: limits.connectTimeoutMs,
+    // A peer that vanished (packets dropped) is noticed on idle connections too.
+    keepAlive: true,
     // Named statements below are planned for their values on every run, never with a
     // generic plan (which PostgreSQL switches to after five runs, and which made the
     // first page of a list twenty times slower before the list indexes became literal).
@@ -32,7 +50,7 @@ export function openPostgres(url: string): Database {
   // pool discards it on release, so the next query gets a fresh connection.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool: namingStatements(pool) }) });
+  const kysely = new Kysely<DB>({ dialect: boundedDialect(boundedClients(pool, limits.statementTimeoutMs), limits.statementTimeoutMs) });
   return {
     engine: 'postgres',
     kysely,
@@ -43,23 +61,58 @@ export function openPostgres(url: string): Database {
 }
 
 /**
- * Runs the queries compiled once (src/db/prepared.ts) as named statements, which each
- * connection parses once: PostgreSQL then skips parsing and analysing them on every
- * run (a list page: ~700 -> ~460 µs of the server's time). Other queries stay unnamed:
- * their text varies (batch sizes), and each name would hold a statement per connection.
+ * The pool as Kysely sees it, with two things added to each client.
+ *
+ * Named statements: the queries compiled once (src/db/prepared.ts) run as named
+ * statements, which each connection parses once: PostgreSQL then skips parsing and
+ * analysing them on every run (a list page: ~700 -> ~460 µs of the server's time). Other
+ * queries stay unnamed: their text varies (batch sizes), and each name would hold a
+ * statement per connection.
+ *
+ * Bounded waits: a query not answered within `statementTimeoutMs` (0: no limit), or still
+ * running when the work's cancellation signal aborts (src/db/cancellation.ts: the
+ * request's deadline), is abandoned with a {@link StoreTimeoutError}, and so is every
+ * later query on that client. Its connection is then closed on release instead of
+ * going back to the pool: the server rolls back whatever transaction was open on it,
+ * and no later request queues behind the unanswered query. This is the client's half;
+ * the server's half (`statement_timeout`, set in each transaction) is in
+ * {@link boundedDialect}.
  */
-function namingStatements(pool: pg.Pool): PostgresPool {
+function boundedClients(pool: pg.Pool, statementTimeoutMs: number): PostgresPool {
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
-  const wrap = (client: pg.PoolClient): PostgresPoolClient => ({
-    query: ((text: unknown, values?: readonly unknown[]) =>
-      typeof text === 'string' && isPrepared(text)
-        ? client.query({ name: statementName(text), text, values: values as unknown[] })
-        : client.query(text as string, values as unknown[])) as unknown as PostgresPoolClient['query'],
-    release: () => client.release(),
-  });
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    let abandoned: StoreTimeoutError | undefined;
+    const run = (text: string, values: readonly unknown[] | undefined): Promise<unknown> =>
+      isPrepared(text) ? client.query({ name: statementName(text), text, values: values as unknown[] }) : client.query(text, values as unknown[]);
+    return {
+      query: ((text: string, values?: readonly unknown[]) => {
+        const signal = cancellationSignal();
+        if (abandoned === undefined && signal?.aborted) abandoned = cancelled(signal);
+        if (abandoned !== undefined) return Promise.reject(abandoned);
+        if (statementTimeoutMs === 0 && signal === undefined) return run(text, values);
+        return bounded(run(text, values), statementTimeoutMs, signal, (error) => {
+          abandoned = error;
+        });
+      }) as unknown as PostgresPoolClient['query'],
+      // An error makes the pool close the connection rather than keep it.
+      release: () => client.release(abandoned),
+    };
+  };
   return {
     async connect() {
-      const client = await pool.connect();
+      const signal = cancellationSignal();
+      if (signal?.aborted) throw cancelled(signal);
+      const pending = pool.connect();
+      const client =
+        signal === undefined
+          ? await pending
+          : await bounded(pending, 0, signal, () => {
+              // The connection may still come: give it back unused.
+              pending.then(
+                (late) => late.release(),
+                () => {},
+              );
+            });
       // The driver keeps per-client state keyed by the client object: always the same wrapper.
       let wrapper = wrapped.get(client);
       if (wrapper === undefined) {
@@ -70,6 +123,78 @@ function namingStatements(pool: pg.Pool): PostgresPool {
     },
     end: () => pool.end(),
   };
+}
+
+/**
+ * `pending`, or a {@link StoreTimeoutError} after `timeoutMs` (0: never) or when `signal`
+ * aborts, whichever comes first; `onAbandon` hears of the error before the caller.
+ */
+function bounded<T>(pending: Promise<T>, timeoutMs: number, signal: AbortSignal | undefined, onAbandon: (error: StoreTimeoutError) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abandon = (error: StoreTimeoutError) => {
+      settle();
+      onAbandon(error);
+      reject(error);
+    };
+    const onAbort = () => abandon(cancelled(signal as AbortSignal));
+    const timer = timeoutMs > 0 ? setTimeout(() => abandon(new StoreTimeoutError(`the database did not answer within ${timeoutMs} ms`)), timeoutMs) : undefined;
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    pending.then(
+      (value) => {
+        settle();
+        resolve(value);
+      },
+      (error: unknown) => {
+        settle();
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Kysely's PostgreSQL dialect whose transactions begin with `SET LOCAL statement_timeout`
+ * and `idle_in_transaction_session_timeout`, in the same round trip as `BEGIN`: the
+ * server cancels a statement that runs (or waits for a lock) too long, and ends a
+ * transaction whose client went silent, so its locks do not outlive a partition. Set per
+ * transaction rather than per session (a start-up `options`, or a `SET` on connect),
+ * because PgBouncer in transaction pooling mode refuses unknown start-up parameters and
+ * hands one session's settings to other clients.
+ */
+function boundedDialect(pool: PostgresPool, statementTimeoutMs: number): Dialect {
+  const base = new PostgresDialect({ pool });
+  const limits =
+    statementTimeoutMs > 0 ? `set local statement_timeout = ${statementTimeoutMs}; set local idle_in_transaction_session_timeout = ${statementTimeoutMs}` : '';
+  return {
+    createAdapter: () => base.createAdapter(),
+    createDriver: () => new BoundedPostgresDriver({ pool }, limits),
+    createIntrospector: (db) => base.createIntrospector(db),
+    createQueryCompiler: () => base.createQueryCompiler(),
+  };
+}
+
+class BoundedPostgresDriver extends PostgresDriver {
+  constructor(
+    config: ConstructorParameters<typeof PostgresDriver>[0],
+    private readonly limits: string,
+  ) {
+    super(config);
+  }
+
+  override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    if (this.limits === '') return super.beginTransaction(connection, settings);
+    if (settings.isolationLevel !== undefined || settings.accessMode !== undefined) {
+      await super.beginTransaction(connection, settings);
+      await connection.executeQuery(CompiledQuery.raw(this.limits));
+      return;
+    }
+    // Without parameters pg sends it as one simple query: one round trip for all three.
+    await connection.executeQuery(CompiledQuery.raw(`begin; ${this.limits}`));
+  }
 }
 
 const names = new Map<string, string>();

@@ -19,11 +19,17 @@ import {
   type SqliteStatement,
   type UnknownRow,
 } from 'kysely';
-import type { Database } from './database.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cancellationSignal, cancelled } from './cancellation.js';
+import type { Database, StoreLimits } from './database.js';
 import type { DB } from './schema.js';
 
-/** Opens a better-sqlite3 file (created with its folder if missing) or `:memory:`, in WAL mode. */
-export function openSqlite(path: string): Database {
+/**
+ * Opens a better-sqlite3 file (created with its folder if missing) or `:memory:`, in WAL
+ * mode. A transaction waits up to `limits.busyTimeoutMs` for another process's write lock
+ * without blocking the event loop (see {@link ImmediateSqliteDriver}).
+ */
+export function openSqlite(path: string, limits: StoreLimits): Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new SQLite(path);
   sqlite.pragma('journal_mode = WAL');
@@ -31,13 +37,15 @@ export function openSqlite(path: string): Database {
   // last commits on a power failure, FULL syncs the log at every commit. Batches keep
   // the cost at one sync per request.
   sqlite.pragma('synchronous = FULL');
-  sqlite.pragma('busy_timeout = 5000');
+  // For statements outside the driver's transactions (migrations at start): SQLite sleeps
+  // in the calling thread, so the process answers nothing while it waits.
+  sqlite.pragma(`busy_timeout = ${limits.busyTimeoutMs}`);
   sqlite.pragma('foreign_keys = ON');
   // LIKE is case-sensitive on PostgreSQL; make SQLite agree so filters match the same rows.
   sqlite.pragma('case_sensitive_like = ON');
   const statements = cachingStatements(sqlite);
   const kysely = new Kysely<DB>({
-    dialect: immediateSqliteDialect(statements),
+    dialect: immediateSqliteDialect(statements, sqlite, limits.busyTimeoutMs),
     plugins: [new DropRowLocksPlugin()],
   });
   directReaders.set(kysely, (sql, parameters) => {
@@ -89,6 +97,10 @@ function cachingStatements(database: SQLite.Database): SqliteDatabase {
   return {
     close: () => database.close(),
     prepare(sql) {
+      // Work whose caller gave up (src/db/cancellation.ts) runs nothing more, but may
+      // still roll back what it began: Kysely's rollback is this exact text.
+      const signal = cancellationSignal();
+      if (signal?.aborted && sql !== 'rollback') throw cancelled(signal);
       let statement = statements.get(sql);
       if (statement === undefined) {
         statement = fastStatement(database, sql);
@@ -121,19 +133,58 @@ function fastStatement(database: SQLite.Database, sql: string): SqliteStatement 
  * writes must hold the write lock from the start, or two processes sharing the file can
  * both read and then fail to upgrade (SQLITE_BUSY without waiting).
  */
-function immediateSqliteDialect(database: SqliteDatabase): Dialect {
+function immediateSqliteDialect(database: SqliteDatabase, sqlite: SQLite.Database, busyTimeoutMs: number): Dialect {
   const base = new SqliteDialect({ database });
   return {
     createAdapter: () => base.createAdapter(),
-    createDriver: () => new ImmediateSqliteDriver({ database }),
+    createDriver: () => new ImmediateSqliteDriver({ database }, sqlite, busyTimeoutMs),
     createIntrospector: (db) => base.createIntrospector(db),
     createQueryCompiler: () => base.createQueryCompiler(),
   };
 }
 
+/** The longest pause between two tries for the write lock. */
+const MAX_LOCK_PAUSE_MS = 50;
+
+/**
+ * Waits for the write lock between tries rather than in SQLite's busy handler, which
+ * sleeps in the calling thread: with the lock held by another process for seconds, the
+ * process keeps answering (health, readiness, reads) instead of freezing. Gives up with
+ * SQLITE_BUSY (a 503) after `busyTimeoutMs`, or as soon as the work is cancelled.
+ */
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #noWait: SQLite.Statement;
+  readonly #wait: SQLite.Statement;
+
+  constructor(
+    config: ConstructorParameters<typeof SqliteDriver>[0],
+    sqlite: SQLite.Database,
+    private readonly busyTimeoutMs: number,
+  ) {
+    super(config);
+    this.#noWait = sqlite.prepare('pragma busy_timeout = 0');
+    this.#wait = sqlite.prepare(`pragma busy_timeout = ${busyTimeoutMs}`);
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    const giveUpAt = Date.now() + this.busyTimeoutMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, MAX_LOCK_PAUSE_MS)) {
+      this.#noWait.get();
+      try {
+        await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+        return;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() + pause > giveUpAt) throw error;
+      } finally {
+        this.#wait.get();
+      }
+      const signal = cancellationSignal();
+      try {
+        await sleep(pause, undefined, { signal });
+      } catch {
+        throw cancelled(signal as AbortSignal);
+      }
+    }
   }
 }
 
