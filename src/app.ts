@@ -11,6 +11,7 @@ import type { Context } from './context.js';
 import { consoleRoutes } from './console/console.routes.js';
 import { emulatorRoutes, installEmulator } from './emulator/emulator.routes.js';
 import { clientErrorHandler, frameworkErrors, installBodyGuard, installGateway, newRequestId } from './gateway/gateway.js';
+import { installDeadline } from './gateway/deadline.js';
 import { installMetrics, metricsRoutes } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
 import { TokenBuckets, installThrottle } from './gateway/throttle.js';
@@ -34,6 +35,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     return503OnClosing: false,
     frameworkErrors,
     clientErrorHandler,
+    // The request deadline: past it the route answers 503 (src/gateway/deadline.ts).
+    handlerTimeout: Math.round(ctx.config.requestTimeout * 1000),
   });
 
   // Every route validates with the same code, so every message has the same shape.
@@ -51,6 +54,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
 
   installGateway(app);
   installMetrics(app);
+  // Before authentication and the routes: their store work runs under the deadline.
+  installDeadline(app);
   installAuth(app, ctx.auth);
   // After authentication: the bucket is the principal's.
   if (ctx.config.throttle > 0) installThrottle(app, new TokenBuckets(ctx.config.throttle));

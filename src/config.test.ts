@@ -40,6 +40,18 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('takes --request-timeout in seconds, 10 by default, and says what is allowed otherwise', () => {
+    assert.equal(loadConfig({}, {}).requestTimeout, 10);
+    assert.equal(loadConfig({ requestTimeout: '0.5' }, {}).requestTimeout, 0.5);
+    assert.equal(loadConfig({}, { TASKCENTER_REQUEST_TIMEOUT: '30' }).requestTimeout, 30);
+    for (const bad of ['0', '0.05', '-1', '3601', '1.2345', '10s', '']) {
+      assert.deepEqual(problems({ requestTimeout: bad }), [`--request-timeout must be a number of seconds between 0.1 and 3600, got '${bad}'`]);
+    }
+    assert.deepEqual(problems({}, { TASKCENTER_REQUEST_TIMEOUT: 'x' }), [
+      "TASKCENTER_REQUEST_TIMEOUT must be a number of seconds between 0.1 and 3600, got 'x'",
+    ]);
+  });
+
   it('takes the flag over the environment over the default', () => {
     const env = { TASKCENTER_PORT: '9000', TASKCENTER_DB: 'sqlite::memory:', TASKCENTER_LOG_LEVEL: 'warn' };
     const config = loadConfig({ port: '9001' }, env);

@@ -55,6 +55,12 @@ export interface Config {
    * never a flag: flags show in `ps`.
    */
   readonly webhookKey: string | null;
+  /**
+   * Seconds a request may take, from routing to response; past it the route answers 503
+   * and its store work is cancelled. Also bounds each PostgreSQL statement and the waits
+   * for a connection or a SQLite write lock.
+   */
+  readonly requestTimeout: number;
 }
 
 /** Flag values as the command line gives them: strings, unset when absent. */
@@ -84,6 +90,7 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   webhookRetryDelay: '1',
   webhookLease: '60',
   webhookKey: undefined,
+  requestTimeout: '10',
 });
 
 /** The environment variable that backs each setting: `keystoneUrl` → `TASKCENTER_KEYSTONE_URL`. */
@@ -200,6 +207,12 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     problems.push(`${envName('webhookKey')} must be 64 hex digits (32 random bytes: openssl rand -hex 32)`);
   }
 
+  const timeoutText = raw('requestTimeout') ?? '';
+  const requestTimeout = Number(timeoutText);
+  if (!/^\d{1,4}(\.\d{1,3})?$/.test(timeoutText) || requestTimeout < 0.1 || requestTimeout > 3600) {
+    problems.push(`${source('requestTimeout')} must be a number of seconds between 0.1 and 3600, got '${timeoutText}'`);
+  }
+
   const credentials = raw('credentials') ?? '';
   if (credentials === '') problems.push(`${source('credentials')} must not be empty`);
 
@@ -228,6 +241,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     webhookRetryDelay,
     webhookLease,
     webhookKey,
+    requestTimeout,
   });
 }
 

@@ -6,7 +6,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import { OpenAuthenticator, StaticAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { startKeystoneAuthenticator } from './auth/keystone.js';
 import type { Config } from './config.js';
-import { openDatabase, type Database } from './db/database.js';
+import { openDatabase, type Database, type StoreLimits } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { JobWriter } from './jobs/job-writer.js';
 import { JobService } from './jobs/jobs.service.js';
@@ -75,6 +75,15 @@ export function createListings(): Listings {
   return new Listings([sdrsListing, kpsListing]);
 }
 
+/**
+ * The store's waits under `config`: no statement outlives a request's deadline, and a wait
+ * for a connection or a SQLite write lock ends after 5 s, or at the deadline of the
+ * request that waits (src/db/cancellation.ts), whichever comes first.
+ */
+export function storeLimits(config: Pick<Config, 'requestTimeout'>): StoreLimits {
+  return { statementTimeoutMs: Math.round(config.requestTimeout * 1000), connectTimeoutMs: 5000, busyTimeoutMs: 5000 };
+}
+
 export interface ContextOptions {
   readonly logger?: Logger;
   /** Run migrations on open (default true): the server and the CLI always do. */
@@ -87,7 +96,7 @@ export interface ContextOptions {
  */
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<Context> {
   const logger = options.logger ?? createLogger(config);
-  const db = openDatabase(config.db);
+  const db = openDatabase(config.db, storeLimits(config));
   try {
     if (options.migrate !== false) {
       const { applied } = await migrate(db);

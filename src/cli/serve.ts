@@ -27,6 +27,9 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
                          (${DEFAULTS.throttle}; ${envName('throttle')})
   --list-cache-mb N      megabytes of rendered list pages kept in memory, 0 for none
                          (${DEFAULTS.listCacheMb}; ${envName('listCacheMb')})
+  --request-timeout S    seconds a request may take before it is answered 503 and its store
+                         work cancelled; also bounds each PostgreSQL statement and the wait
+                         for a connection or a SQLite write lock (${DEFAULTS.requestTimeout}; ${envName('requestTimeout')})
   --emulator             serve the emulator controls under /taskcenter/v1/emulator/ (reset,
                          export/import, faults, progressing jobs, request journal); never in
                          production (${envName('emulator')}=1)

@@ -51,6 +51,7 @@ export const SERVER_FLAGS: Options = {
   'webhook-retry-window': { type: 'string' },
   'webhook-retry-delay': { type: 'string' },
   'webhook-lease': { type: 'string' },
+  'request-timeout': { type: 'string' },
 };
 
 /**
@@ -90,6 +91,7 @@ export function configInput(values: Record<string, unknown>): ConfigInput {
     'webhookRetryWindow',
     'webhookRetryDelay',
     'webhookLease',
+    'requestTimeout',
   ] satisfies (keyof Config)[]) {
     const value = values[kebab(key)];
     if (typeof value === 'string') input[key] = value;

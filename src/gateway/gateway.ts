@@ -174,6 +174,12 @@ function toServiceError(error: Error, request: FastifyRequest): ServiceError {
       return new ServiceError('malformed_request', `Content-Type must be application/json, got '${request.headers['content-type'] ?? ''}'`);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ServiceError('malformed_request', 'Content-Length does not match the body');
+    case 'FST_ERR_HANDLER_TIMEOUT': {
+      // src/gateway/deadline.ts: the request's store work is cancelled as this is sent.
+      const seconds = (request.routeOptions.handlerTimeout ?? 0) / 1000;
+      request.log.warn({ deadlineMs: request.routeOptions.handlerTimeout }, 'request deadline passed');
+      return new ServiceError('unavailable', `the request did not complete within ${seconds} s and was cancelled; retry it`);
+    }
   }
   if (isMissingRelation(error)) {
     request.log.error({ err: error }, 'store schema missing');

@@ -1,8 +1,15 @@
 /** Liveness and readiness, for load balancers and orchestrators. Unauthenticated. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { withCancellation } from '../db/cancellation.js';
 import type { Database } from '../db/database.js';
 import { LATEST_MIGRATION, schemaVersion } from '../db/migrate.js';
+
+/**
+ * How long readiness waits for the store before answering 503: an orchestrator's probe
+ * gets its answer within 2 s, whatever the store does (stalled, partitioned, locked).
+ */
+export const READINESS_WAIT_MS = 1500;
 
 const Status = Type.Object({ status: Type.String() });
 
@@ -26,11 +33,13 @@ export function opsRoutes(app: FastifyInstance, db: Database): void {
         security: PUBLIC,
         response: { 200: Status, 503: Status },
       },
+      // Its own bound, whatever --request-timeout: it answers after READINESS_WAIT_MS.
+      handlerTimeout: 2000,
     },
     async (request, reply) => {
       let version: string | null;
       try {
-        version = await schemaVersion(db);
+        version = await withinReadinessWait(db);
       } catch (error) {
         request.log.warn({ err: error }, 'readiness check failed');
         return reply.code(503).send({ status: 'store unavailable' });
@@ -43,4 +52,30 @@ export function opsRoutes(app: FastifyInstance, db: Database): void {
       return { status: 'ready' };
     },
   );
+}
+
+/**
+ * The schema version, or a rejection after {@link READINESS_WAIT_MS}: the check's store work
+ * is cancelled then, and the answer does not wait for it to end (a SQLite query may be
+ * queued behind a transaction waiting for another process's lock).
+ */
+function withinReadinessWait(db: Database): Promise<string | null> {
+  const check = new AbortController();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const error = new Error(`the store did not answer within ${READINESS_WAIT_MS} ms`);
+      check.abort(error);
+      reject(error);
+    }, READINESS_WAIT_MS);
+    withCancellation(check.signal, () => schemaVersion(db)).then(
+      (version) => {
+        clearTimeout(timer);
+        resolve(version);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
