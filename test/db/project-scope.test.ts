@@ -30,6 +30,11 @@ const EXCEPTIONS: readonly { readonly sql: RegExp; readonly operations: readonly
     why: 'transaction control names no table',
   },
   {
+    sql: /^(begin; set local statement_timeout = \d+; set local idle_in_transaction_session_timeout = \d+|pragma busy_timeout = \d+)$/,
+    operations: ['*'],
+    why: "a transaction's time limits (PostgreSQL) and the lock wait around BEGIN IMMEDIATE (SQLite) name no table",
+  },
+  {
     sql: /^select max\(name\) as name from taskcenter_migrations$/,
     operations: ['CheckReadiness'],
     why: 'readiness reads the schema version, a table of the database, not of a project (on Citus a reference table)',
