@@ -76,6 +76,8 @@ export class DeliveryWorker {
   readonly #runSize: number;
   readonly #concurrency: number;
   #running = false;
+  /** Set by {@link stop}: runs in flight send nothing more. */
+  #stopping = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #woken = false;
@@ -98,6 +100,7 @@ export class DeliveryWorker {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#stopping = false;
     this.#loop = this.#run();
   }
 
@@ -110,6 +113,7 @@ export class DeliveryWorker {
   /** Stops claiming, lets the runs in flight finish (each within its lease budget) and gives back what they did not send. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#stopping = true;
     this.#wake?.();
     await this.#loop;
   }
@@ -125,7 +129,7 @@ export class DeliveryWorker {
     let attempts = 0;
     const queue = [...heads];
     const workers = Array.from({ length: Math.min(this.#concurrency, queue.length) }, async () => {
-      for (let head = queue.shift(); head !== undefined && this.#running; head = queue.shift()) attempts += await this.#serve(head);
+      for (let head = queue.shift(); head !== undefined && !this.#stopping; head = queue.shift()) attempts += await this.#serve(head);
     });
     await Promise.all(workers);
     return attempts;
@@ -194,7 +198,7 @@ export class DeliveryWorker {
     const unsent: number[] = [];
     let stopped = false;
     for (const delivery of run) {
-      if (stopped || !this.#running || Date.now() - started > this.options.leaseMs / 2) {
+      if (stopped || this.#stopping || Date.now() - started > this.options.leaseMs / 2) {
         unsent.push(delivery.id);
         continue;
       }

@@ -24,7 +24,8 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(path = '/hook'): Promise<Receiver> {
+/** Starts a receiver answering at `path` on `port` (any free one by default). */
+export async function startReceiver(path = '/hook', port = 0): Promise<Receiver> {
   const received: Received[] = [];
   const answers: Answer[] = [];
   const hanging = new Set<ServerResponse>();
@@ -45,10 +46,10 @@ export async function startReceiver(path = '/hook'): Promise<Receiver> {
     });
   });
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}${path}`,
+    url: `http://127.0.0.1:${bound}${path}`,
     received,
     answers,
     waitFor(n, ms = 10_000) {
