@@ -422,6 +422,13 @@ const READS: Scenario[] = [
     auth: 'token',
     serverFlags: ['--emulator'],
   },
+  {
+    // The per-principal throttle at a rate no client reaches: what checking it costs a request.
+    name: 'sdrs list, default scope, limit 100, throttle on (not reached)',
+    path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`,
+    auth: 'token',
+    serverFlags: ['--throttle', '1000000'],
+  },
   { name: 'sdrs list, default scope, limit 100 (AK/SK)', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`, auth: 'aksk' },
   { name: 'sdrs list, default scope, limit 1000', path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=1000`, auth: 'token' },
   {

@@ -14,7 +14,7 @@ import { clientErrorHandler, frameworkErrors, installBodyGuard, installGateway, 
 import { installDeadline } from './gateway/deadline.js';
 import { installMetrics, metricsRoutes } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
-import { TokenBuckets, installThrottle } from './gateway/throttle.js';
+import { installThrottle } from './gateway/throttle.js';
 import { jobsRoutes } from './jobs/jobs.routes.js';
 import { kpsRoutes } from './kps/kps.routes.js';
 import { notifyRoutes } from './notify/notify.routes.js';
@@ -37,6 +37,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     clientErrorHandler,
     // The request deadline: past it the route answers 503 (src/gateway/deadline.ts).
     handlerTimeout: Math.round(ctx.config.requestTimeout * 1000),
+    // The gateway refuses a Host-less HTTP/1.1 request itself, with a request id and its body.
+    http: { requireHostHeader: false },
   });
 
   // Every route validates with the same code, so every message has the same shape.
@@ -57,8 +59,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   // Before authentication and the routes: their store work runs under the deadline.
   installDeadline(app);
   installAuth(app, ctx.auth);
-  // After authentication: the bucket is the principal's.
-  if (ctx.config.throttle > 0) installThrottle(app, new TokenBuckets(ctx.config.throttle));
+  // After authentication: the count is the principal's.
+  if (ctx.config.throttle > 0) await installThrottle(app, ctx.config.throttle);
   installBodyGuard(app);
   // Only with --emulator; before the routes, so it sees each one's operationId.
   const emulator = installEmulator(app, ctx);

@@ -19,7 +19,7 @@ import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError, quote } from '../errors.js';
 import { hashToken } from './credentials.js';
-import type { Principal } from './principal.js';
+import type { AccessKeyEntry, Principal } from './principal.js';
 
 /** The only signing algorithm accepted, and the scheme word of its Authorization header. */
 export const ALGORITHM = 'SDK-HMAC-SHA256';
@@ -41,17 +41,6 @@ export interface SignedRequest {
   readonly body: Buffer;
   /** The path's `{project_id}`, when the route has one: X-Project-Id must then match it. */
   readonly projectId?: string | undefined;
-}
-
-/** An access key's secret and who it acts as. */
-export interface AccessKeyEntry {
-  readonly sk: string;
-  readonly principal: Principal;
-  /**
-   * For a temporary key: `sha256:<hex>` of the security token issued with it and when it
-   * expires (epoch ms). A permanent key has neither.
-   */
-  readonly temporary?: { readonly securityTokenHash: string; readonly expiresAt: number };
 }
 
 /** Finds an access key; undefined when there is no such key. */

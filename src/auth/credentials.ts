@@ -10,8 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { dirname } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { checkJson } from '../validation.js';
-import type { AccessKeyEntry } from './aksk.js';
-import type { Principal } from './principal.js';
+import type { AccessKeyEntry, Principal } from './principal.js';
 
 const TOKEN_HASH = '^sha256:[0-9a-f]{64}$';
 

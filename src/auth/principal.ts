@@ -63,3 +63,14 @@ export function mayTouch(principal: Principal, projectId: string): boolean {
 
 /** The principal of `--auth none`: everything, everywhere. */
 export const ANONYMOUS: Principal = Object.freeze({ name: 'anonymous', projects: ['*'], actions: ['*'] });
+
+/** An access key's secret and who it acts as. */
+export interface AccessKeyEntry {
+  readonly sk: string;
+  readonly principal: Principal;
+  /**
+   * For a temporary key: `sha256:<hex>` of the security token issued with it and when it
+   * expires (epoch ms). A permanent key has neither.
+   */
+  readonly temporary?: { readonly securityTokenHash: string; readonly expiresAt: number };
+}

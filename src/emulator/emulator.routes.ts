@@ -7,10 +7,14 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { mayTouch, type Action, type Principal } from '../auth/principal.js';
-import type { Context } from '../context.js';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
 import { ServiceError, quote } from '../errors.js';
 import { errorResponses } from '../gateway/dialects.js';
+import type { JobWriter } from '../jobs/job-writer.js';
 import { StoredJob } from '../jobs/jobs.schema.js';
+import type { JobService } from '../jobs/jobs.service.js';
 import {
   FaultList,
   FaultParams,
@@ -35,6 +39,15 @@ import { exportJobs, readLines } from './snapshot.service.js';
 export const EMULATOR_PREFIX = '/taskcenter/v1/emulator';
 const TAG = ['Emulator'];
 
+/** What the emulator takes of the context: routes get what they need passed down, never the context itself. */
+export interface EmulatorContext {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly db: Database;
+  readonly writer: JobWriter;
+  readonly jobs: JobService;
+}
+
 /** The emulator's state in one server process. */
 export interface Emulator {
   readonly faults: Faults;
@@ -48,7 +61,7 @@ export interface Emulator {
  * returns null): call before any route is registered, so it sees every operationId.
  * Loads `--faults` rules; throws naming the file when they are bad.
  */
-export function installEmulator(app: FastifyInstance, ctx: Context): Emulator | null {
+export function installEmulator(app: FastifyInstance, ctx: EmulatorContext): Emulator | null {
   if (!ctx.config.emulator) return null;
   const operations = new Set<string>();
   app.addHook('onRoute', (route) => {
@@ -122,7 +135,7 @@ function requireScope(principal: Principal, projectId: string | undefined, what:
 const config = (action: Action) => ({ dialect: 'taskcenter' as const, action });
 
 /** The emulator's routes; call with the value {@link installEmulator} returned, when not null. */
-export function emulatorRoutes(app: FastifyInstance, ctx: Context, emulator: Emulator): void {
+export function emulatorRoutes(app: FastifyInstance, ctx: EmulatorContext, emulator: Emulator): void {
   const { faults, journal, service, progression } = emulator;
 
   app.post<{ Body: { project_id?: string } }>(

@@ -4,6 +4,7 @@
  * the body of the route's dialect without leaking internals.
  */
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isMissingRelation, isStoreUnavailable } from '../db/database.js';
@@ -75,22 +76,78 @@ const CLIENT_ERRORS: Readonly<Record<string, readonly [status: number, reason: s
 };
 
 /**
+ * Requests read from each connection and not yet answered, and what to do once all are:
+ * a connection whose later bytes are not HTTP still owes answers to the requests
+ * pipelined before them, in order.
+ */
+const connections = new WeakMap<Socket, { unanswered: Set<IncomingMessage>; whenAnswered?: () => void }>();
+
+function track(request: IncomingMessage, response: ServerResponse): void {
+  const socket = request.socket;
+  let state = connections.get(socket);
+  if (state === undefined) {
+    state = { unanswered: new Set() };
+    connections.set(socket, state);
+  }
+  state.unanswered.add(request);
+  const current = state;
+  response.once('close', () => {
+    current.unanswered.delete(request);
+    if (current.whenAnswered !== undefined && answered(current.unanswered)) {
+      const whenAnswered = current.whenAnswered;
+      current.whenAnswered = undefined;
+      whenAnswered();
+    }
+  });
+}
+
+/**
+ * True when no request read in full still awaits its answer. A request whose body was
+ * cut short by the bad bytes never completes: the refusal is its answer.
+ */
+function answered(unanswered: ReadonlySet<IncomingMessage>): boolean {
+  for (const request of unanswered) if (request.complete) return false;
+  return true;
+}
+
+/** A connection that already got its refusal: later bytes and errors are ignored. */
+const refused = new WeakSet<Socket>();
+
+/**
  * Fastify's `clientErrorHandler` option: a request Node cannot even parse (malformed
  * HTTP, headers too large, too slow) never reaches a route; answer it as the gateway
- * does, with a request id, instead of Fastify's own body without one.
+ * does, with a request id and an APIGW body, once every request pipelined before it
+ * has been answered, then close the connection.
  */
 export function clientErrorHandler(error: ConnectionError, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  if (socket.writable) {
-    const id = newRequestId();
-    const [status, reason, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'the request is not valid HTTP'];
-    const body = JSON.stringify({ error_msg: message, error_code: ERROR_TABLES.apigw.malformed_request[1], request_id: id });
-    socket.write(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
-    );
+  if (refused.has(socket)) return;
+  refused.add(socket);
+  if (error.code === 'ECONNRESET' || socket.destroyed) {
+    socket.destroy();
+    return;
   }
-  socket.destroy(error);
+  // Nothing more is read: what follows the bad bytes cannot be trusted to be a request.
+  socket.pause();
+  const refuse = () => {
+    if (socket.destroyed) return;
+    if (socket.writable) {
+      const id = newRequestId();
+      const [status, reason, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'the request is not valid HTTP'];
+      const body = JSON.stringify({ error_msg: message, error_code: ERROR_TABLES.apigw.malformed_request[1], request_id: id });
+      socket.end(
+        `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `X-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    // Read on, discarding, so the peer's close is seen and the connection ends with it;
+    // a peer that never closes must not hold it open.
+    socket.removeAllListeners('data');
+    socket.resume();
+    setTimeout(() => socket.destroy(), 2000).unref();
+  };
+  const state = connections.get(socket);
+  if (state !== undefined && !answered(state.unanswered)) state.whenAnswered = refuse;
+  else refuse();
 }
 
 /** Installs the gateway behaviour on an app; call before registering routes. */
@@ -104,10 +161,19 @@ export function installGateway(app: FastifyInstance): void {
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // Every request a connection carries, in the order read (inject() requests have none).
+  app.server.on('request', track);
+
   // A callback hook, not an async one: it runs on every request and never waits.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id);
-    done(closing ? new ServiceError('unavailable', 'the server is shutting down; retry the request') : undefined);
+    if (closing) return done(new ServiceError('unavailable', 'the server is shutting down; retry the request'));
+    // Node answers a Host-less HTTP/1.1 request itself, without a request id, unless told
+    // not to (app.ts); the gateway refuses it here instead.
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      return done(new GatewayRefusal('malformed_request', 'an HTTP/1.1 request must carry a Host header'));
+    }
+    done();
   });
 
   // Fastify reads no body on GET and HEAD, so a malformed one would pass unseen there.

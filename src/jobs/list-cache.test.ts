@@ -114,6 +114,20 @@ describe('ListCache', () => {
     assert.equal(none.bytes, 0);
   });
 
+  it('counts hits (no render) and misses (a render), and what it keeps, for metrics', async () => {
+    const versions = store({ p: 1 });
+    const cache = new ListCache(1024 * 1024, versions.read);
+    const { etag } = await cache.page('p', 'k', async () => renderedJson('a'));
+    await cache.page('p', 'k', async () => renderedJson('unused'));
+    await cache.page('p', 'k', async () => renderedJson('unused'), etag);
+    versions.versions.p = 2;
+    await cache.page('p', 'k', async () => renderedJson('b'));
+    const { hits, misses, pages, bytes } = cache.stats;
+    assert.deepEqual({ hits, misses, pages }, { hits: 2, misses: 2, pages: 1 });
+    assert.equal(bytes, cache.bytes);
+    assert.ok(bytes > 1);
+  });
+
   it('forgets the bytes of a page replaced at a newer version', async () => {
     const versions = store({ p: 1 });
     const cache = new ListCache(1024 * 1024, versions.read);

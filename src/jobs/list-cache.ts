@@ -17,6 +17,7 @@
  * (a demo restarted, a backup restored), and a tag from before must never match there.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { jsonBytes, type RenderedJson } from '../rendered-json.js';
 
 /** One kept page and what it costs to keep. */
@@ -65,13 +66,27 @@ function pendingRead(): PendingRead {
   return { promise, resolve, reject };
 }
 
-/** What a kept entry costs beyond its body and key: the Map slot, the entry, the Buffer. */
+/** What a kept entry costs beyond its body and key: the cache's slots, the entry, the Buffer. */
 const ENTRY_OVERHEAD = 200;
+
+/** How a {@link ListCache} has answered since it was made, for metrics. */
+export interface ListCacheStats {
+  /** Answers given without rendering: a kept page still current, or "not modified". */
+  readonly hits: number;
+  /** Pages rendered: none kept, or kept at an older version. */
+  readonly misses: number;
+  /** Bytes kept now (bodies, keys and tags, with a fixed overhead per page). */
+  readonly bytes: number;
+  /** Pages kept now. */
+  readonly pages: number;
+}
 
 /** Bounded by bytes; the least recently used pages go first. */
 export class ListCache {
-  readonly #entries = new Map<string, Entry>();
-  #bytes = 0;
+  /** Undefined when nothing is kept (`maxBytes` 0). */
+  readonly #entries: LRUCache<string, Entry> | undefined;
+  #hits = 0;
+  #misses = 0;
   /** The version reads the requests of this turn wait for, by project; undefined when none is waiting. */
   #reads: Map<string, PendingRead> | undefined;
 
@@ -84,11 +99,26 @@ export class ListCache {
     readonly maxBytes: number,
     private readonly readVersion: (projectId: string) => Promise<number>,
     readonly epoch: string = randomBytes(6).toString('base64url'),
-  ) {}
+  ) {
+    this.#entries =
+      maxBytes > 0
+        ? new LRUCache<string, Entry>({
+            maxSize: maxBytes,
+            sizeCalculation: (entry) => entry.bytes,
+            // A page too big to share the cache with a few others would only push them out.
+            maxEntrySize: Math.max(1, Math.floor(maxBytes / 4)),
+          })
+        : undefined;
+  }
 
   /** Bytes kept now. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#entries?.calculatedSize ?? 0;
+  }
+
+  /** Hits, misses and what is kept now. */
+  get stats(): ListCacheStats {
+    return { hits: this.#hits, misses: this.#misses, bytes: this.bytes, pages: this.#entries?.size ?? 0 };
   }
 
   /**
@@ -99,20 +129,21 @@ export class ListCache {
    */
   async page(projectId: string, key: string, render: () => Promise<RenderedJson>, ifNoneMatch?: string): Promise<ListAnswer> {
     const current = await this.#version(projectId);
-    const kept = this.#entries.get(key);
-    if (kept !== undefined) {
-      this.#entries.delete(key);
-      if (kept.version === current) {
-        this.#entries.set(key, kept);
-        return { etag: kept.etag, body: ifNoneMatch !== undefined && ifNoneMatchNames(ifNoneMatch, kept.etag) ? null : kept.body };
-      }
-      this.#bytes -= kept.bytes;
+    const kept = this.#entries?.get(key);
+    if (kept !== undefined && kept.version === current) {
+      this.#hits += 1;
+      return { etag: kept.etag, body: ifNoneMatch !== undefined && ifNoneMatchNames(ifNoneMatch, kept.etag) ? null : kept.body };
     }
     const etag = this.#tag(current, key);
-    if (ifNoneMatch !== undefined && ifNoneMatchNames(ifNoneMatch, etag)) return { etag, body: null };
-    if (this.maxBytes === 0) return { etag, body: await render() };
+    if (ifNoneMatch !== undefined && ifNoneMatchNames(ifNoneMatch, etag)) {
+      this.#hits += 1;
+      return { etag, body: null };
+    }
+    this.#misses += 1;
+    if (this.#entries === undefined) return { etag, body: await render() };
     const body = jsonBytes(await render());
-    this.#keep(key, { version: current, etag, body, bytes: body.length + etag.length + key.length * 2 + ENTRY_OVERHEAD });
+    // Replaces a page kept at an older version; one over the entry bound is not kept, and drops that page.
+    this.#entries.set(key, { version: current, etag, body, bytes: body.length + etag.length + key.length * 2 + ENTRY_OVERHEAD });
     return { etag, body };
   }
 
@@ -139,22 +170,5 @@ export class ListCache {
     const reads = this.#reads ?? new Map<string, PendingRead>();
     this.#reads = undefined;
     for (const [projectId, { resolve, reject }] of reads) this.readVersion(projectId).then(resolve, reject);
-  }
-
-  #keep(key: string, entry: Entry): void {
-    // A page too big to share the cache with a few others would only push them out.
-    if (entry.bytes > this.maxBytes / 4) return;
-    const replaced = this.#entries.get(key);
-    if (replaced !== undefined) {
-      this.#entries.delete(key);
-      this.#bytes -= replaced.bytes;
-    }
-    this.#entries.set(key, entry);
-    this.#bytes += entry.bytes;
-    for (const [oldest, { bytes }] of this.#entries) {
-      if (this.#bytes <= this.maxBytes) break;
-      this.#entries.delete(oldest);
-      this.#bytes -= bytes;
-    }
   }
 }

@@ -1,82 +1,27 @@
 /**
- * Per-principal throttling: the token bucket on an injected clock, and the 429 the
- * gateway answers over HTTP. No sleeping: the HTTP test uses a rate so low that no
- * token can come back during the test.
+ * Per-principal throttling: the window a rate becomes, and the 429 the gateway answers
+ * over HTTP. No sleeping: the HTTP test uses a rate so low that its window (1000 s)
+ * cannot end during the test.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { TokenBuckets } from '../../src/gateway/throttle.js';
+import { throttleWindow } from '../../src/gateway/throttle.js';
 import { engines, PROJECT_A, requestIdOf, TOKENS } from '../helpers.js';
 import { startServer, type ListeningServer } from '../sdk/sdk-server.js';
 
-describe('TokenBuckets', () => {
-  it('allows one second of burst, then one request per 1/rate seconds', () => {
-    const clock = { now: 1_000_000 };
-    const buckets = new TokenBuckets(2, { now: () => clock.now });
-    assert.equal(buckets.take('alice'), 0);
-    assert.equal(buckets.take('alice'), 0);
-    assert.equal(buckets.take('alice'), 500);
-    clock.now += 499;
-    assert.equal(buckets.take('alice'), 1);
-    clock.now += 1;
-    assert.equal(buckets.take('alice'), 0);
-    assert.equal(buckets.take('alice'), 500);
-  });
-
-  it('keeps one bucket per principal', () => {
-    const buckets = new TokenBuckets(1, { now: () => 0 });
-    assert.equal(buckets.take('alice'), 0);
-    assert.ok(buckets.take('alice') > 0);
-    assert.equal(buckets.take('bob'), 0);
-  });
-
-  it('never holds more than one second of requests, however long it was idle', () => {
-    const clock = { now: 0 };
-    const buckets = new TokenBuckets(3, { now: () => clock.now });
-    buckets.take('alice');
-    clock.now += 3_600_000;
-    for (let i = 0; i < 3; i++) assert.equal(buckets.take('alice'), 0);
-    assert.ok(buckets.take('alice') > 0);
-  });
-
-  it('allows a rate below one per second, with a burst of one', () => {
-    const clock = { now: 0 };
-    const buckets = new TokenBuckets(0.5, { now: () => clock.now });
-    assert.equal(buckets.take('alice'), 0);
-    assert.equal(buckets.take('alice'), 2000);
-    clock.now += 2000;
-    assert.equal(buckets.take('alice'), 0);
-  });
-
-  it('does not drain a bucket when the clock goes backwards', () => {
-    const clock = { now: 10_000 };
-    const buckets = new TokenBuckets(1, { now: () => clock.now });
-    buckets.take('alice');
-    clock.now -= 5_000;
-    assert.equal(buckets.take('alice'), 1000);
-    clock.now += 1000;
-    assert.equal(buckets.take('alice'), 0);
-  });
-
-  it('bounds its memory by dropping idle buckets first', () => {
-    const clock = { now: 0 };
-    const buckets = new TokenBuckets(1, { now: () => clock.now, maxBuckets: 3 });
-    buckets.take('a');
-    buckets.take('b');
-    clock.now += 5000;
-    buckets.take('c');
-    buckets.take('d');
-    assert.equal(buckets.size, 2);
-    buckets.take('e');
-    buckets.take('f');
-    assert.ok(buckets.size <= 3);
-    assert.ok(buckets.take('f') > 0, 'a busy principal keeps its bucket');
+describe('throttleWindow', () => {
+  it('allows the rate on average in whole requests per window', () => {
+    assert.deepEqual(throttleWindow(25), { max: 25, timeWindowMs: 1000 });
+    assert.deepEqual(throttleWindow(1), { max: 1, timeWindowMs: 1000 });
+    assert.deepEqual(throttleWindow(2.5), { max: 3, timeWindowMs: 1200 });
+    assert.deepEqual(throttleWindow(0.5), { max: 1, timeWindowMs: 2000 });
+    assert.deepEqual(throttleWindow(0.001), { max: 1, timeWindowMs: 1_000_000 });
   });
 
   it('refuses a rate that is not positive', () => {
-    assert.throws(() => new TokenBuckets(0), /positive/);
-    assert.throws(() => new TokenBuckets(Number.NaN), /positive/);
+    assert.throws(() => throttleWindow(0), /positive/);
+    assert.throws(() => throttleWindow(Number.NaN), /positive/);
   });
 });
 
@@ -99,7 +44,7 @@ describe('throttle configuration', () => {
 for (const engine of engines) {
   describe(`throttling over HTTP [${engine}]`, () => {
     let server: ListeningServer | undefined;
-    // One token, then none for 1000 s: the second request is over the rate whatever the machine's speed.
+    // One request per 1000 s: the second request is over the rate whatever the machine's speed.
     before(async () => {
       server = await startServer(engine, { throttle: '0.001' });
     });

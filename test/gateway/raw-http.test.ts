@@ -1,0 +1,87 @@
+/**
+ * Requests Node's HTTP parser answers before any route (issue 11 item 2): every response
+ * the process writes carries X-Request-Id and the API gateway's body, and requests
+ * pipelined before garbage are answered, in order, before the refusal.
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { before, it } from 'node:test';
+import { describeEachEngine, PROJECT_A, TOKENS } from '../helpers.js';
+import { exchange, parseResponses, type RawResponse } from '../raw-http.js';
+
+/** Asserts a 32-hex X-Request-Id and, for an error, the gateway's APIGW body carrying the same id. */
+function assertGatewayAnswer(response: RawResponse, status: number, message?: RegExp): void {
+  assert.equal(response.status, status, JSON.stringify(response));
+  const id = response.headers['x-request-id'];
+  assert.match(id ?? '', /^[0-9a-f]{32}$/, JSON.stringify(response.headers));
+  if (status < 400) return;
+  const body = JSON.parse(response.body) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(body).sort(), ['error_code', 'error_msg', 'request_id']);
+  assert.match(String(body.error_code), /^APIGW\.\d{4}$/);
+  assert.equal(body.request_id, id);
+  if (message !== undefined) assert.match(String(body.error_msg), message);
+}
+
+describeEachEngine('raw HTTP the parser sees', (server) => {
+  let port = 0;
+  before(async () => {
+    await server().app.listen({ host: '127.0.0.1', port: 0 });
+    port = (server().app.server.address() as AddressInfo).port;
+  });
+
+  it('refuses an HTTP/1.1 request without a Host header with 400 APIGW.0201 and a request id', async () => {
+    for (const path of ['/healthz', `/v3/${PROJECT_A}/failed-tasks`, '/nowhere']) {
+      const { raw } = await exchange(port, [`GET ${path} HTTP/1.1\r\nX-Auth-Token: ${TOKENS.admin}\r\nConnection: close\r\n\r\n`]);
+      const responses = parseResponses(raw);
+      assert.equal(responses.length, 1, raw.toString());
+      assertGatewayAnswer(responses[0] as RawResponse, 400, /Host header/);
+    }
+    // HTTP/1.0 needs no Host.
+    const { raw } = await exchange(port, ['GET /healthz HTTP/1.0\r\n\r\n']);
+    assertGatewayAnswer(parseResponses(raw)[0] as RawResponse, 200);
+  });
+
+  it('answers the requests pipelined before garbage, in order, then refuses the garbage and closes', async () => {
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\nX-Auth-Token: ${TOKENS.admin}\r\n\r\n`;
+    const pipelined = get('/healthz') + get('/readyz') + get(`/v3/${PROJECT_A}/failed-tasks`) + get('/nowhere');
+    for (const garbage of ['\x00\x01garbage\r\n\r\n', 'NOT HTTP AT ALL\r\n\r\n', 'GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n']) {
+      const { raw, closed } = await exchange(port, [pipelined + garbage]);
+      const responses = parseResponses(raw);
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        [200, 200, 200, 404, 400],
+        raw.toString(),
+      );
+      for (const response of responses) assertGatewayAnswer(response, response.status);
+      assert.match((responses[4] as RawResponse).body, /not valid HTTP/);
+      assert.ok(closed, 'the connection is closed after the refusal');
+      // Written in pieces, the garbage arriving while the first answers are on their way.
+      const split = await exchange(port, [pipelined, garbage]);
+      assert.deepEqual(
+        parseResponses(split.raw).map((r) => r.status),
+        [200, 200, 200, 404, 400],
+      );
+    }
+  });
+
+  it('answers broken request lines, bad headers and oversized headers with a request id and an APIGW body', async () => {
+    const cases: [string, number][] = [
+      ['GARBAGE\r\n\r\n', 400],
+      ['GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n', 400],
+      ['GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', 400],
+      ['GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+      ['POST /taskcenter/v1/jobs/batch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400],
+      [`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+      ['GET /he\x7fal HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ];
+    for (const [request, status] of cases) {
+      const { raw } = await exchange(port, [request]);
+      const responses = parseResponses(raw);
+      assert.equal(responses.length, 1, `${JSON.stringify(request.slice(0, 60))}: ${raw.toString().slice(0, 300)}`);
+      assertGatewayAnswer(responses[0] as RawResponse, status);
+    }
+    // The server still answers after all of that.
+    const { raw } = await exchange(port, ['GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+    assertGatewayAnswer(parseResponses(raw)[0] as RawResponse, 200);
+  });
+});
