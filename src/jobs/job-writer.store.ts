@@ -1,7 +1,7 @@
 /**
  * The SQL of the one writer (src/jobs/job-writer.ts): every statement that writes `jobs`,
  * `job_counts` or `list_versions`. Nothing but the writer imports this file
- * (test/code/architecture.test.ts holds that line); everything else reads.
+ * (lint rule local/one-writer, eslint-rules/index.js, holds that line); everything else reads.
  */
 import { sql, type Transaction } from 'kysely';
 import { PreparedRowsQuery } from '../db/prepared.js';

@@ -1,4 +1,5 @@
 /** The producer API (ours): how jobs get in, and how tools read them back. HTTP only. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ServiceError, quote } from '../errors.js';
 import { errorResponses, ERROR_TABLES } from '../gateway/dialects.js';
@@ -14,14 +15,13 @@ import {
   ProjectParams,
   StoredJob,
   type BatchResponse as BatchResponseType,
-  type JobDocument as JobDocumentType,
-  type JobListQuery as JobListQueryType,
 } from './jobs.schema.js';
 
 const TAG = ['Producer API'];
 
-export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
-  app.put<{ Params: { project_id: string; job_id: string }; Body: JobDocumentType }>(
+export function jobsRoutes(fastify: FastifyInstance, jobs: JobService): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.put(
     '/taskcenter/v1/projects/:project_id/jobs/:job_id',
     {
       config: { dialect: 'taskcenter', action: 'taskcenter:jobs:write' },
@@ -52,7 +52,7 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
     },
   );
 
-  app.post<{ Body: { jobs: unknown[] } }>(
+  app.post(
     '/taskcenter/v1/jobs/batch',
     {
       config: { dialect: 'taskcenter', action: 'taskcenter:jobs:write' },
@@ -78,7 +78,7 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
     },
   );
 
-  app.get<{ Params: { project_id: string; job_id: string } }>(
+  app.get(
     '/taskcenter/v1/projects/:project_id/jobs/:job_id',
     {
       config: { dialect: 'taskcenter', action: 'taskcenter:jobs:read' },
@@ -93,7 +93,7 @@ export function jobsRoutes(app: FastifyInstance, jobs: JobService): void {
     async (request) => jobs.get(request.params.project_id, request.params.job_id),
   );
 
-  app.get<{ Params: { project_id: string }; Querystring: JobListQueryType }>(
+  app.get(
     '/taskcenter/v1/projects/:project_id/jobs',
     {
       config: { dialect: 'taskcenter', action: 'taskcenter:jobs:read' },

@@ -1,26 +1,20 @@
 /** The KPS key-pair task routes (API.md §2). HTTP only: validation is the schemas. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ifNoneMatch, NotModified, POLLING_NOTE, sendListAnswer } from '../gateway/conditional.js';
 import { errorResponses } from '../gateway/dialects.js';
+import { sendEmpty } from '../gateway/send-empty.js';
 import { ProjectParams } from '../jobs/jobs.schema.js';
 import { pageOf } from '../paging.js';
 import type { KpsService } from './kps.service.js';
-import {
-  Cleared,
-  FailedTaskList,
-  KeypairTask,
-  PageQuery,
-  RunningTaskList,
-  TaskParams,
-  type PageQuery as PageQueryType,
-  type TaskParams as TaskParamsType,
-} from './kps.schema.js';
+import { Cleared, FailedTaskList, KeypairTask, PageQuery, RunningTaskList, TaskParams } from './kps.schema.js';
 
 const TAG = ['KPS key-pair tasks'];
 
 /** Registers the five KPS routes; each answers errors in the KPS dialect and needs its kps:: action. */
-export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
-  app.get<{ Params: { project_id: string }; Querystring: PageQueryType }>(
+export function kpsRoutes(fastify: FastifyInstance, kps: KpsService): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.get(
     '/v3/:project_id/failed-tasks',
     {
       config: { dialect: 'kps', action: 'kps::getFailedTask' },
@@ -37,7 +31,7 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
     async (request, reply) => sendListAnswer(reply, await kps.listFailedTasks(request.params.project_id, pageOf(request.query), ifNoneMatch(request))),
   );
 
-  app.delete<{ Params: { project_id: string } }>(
+  app.delete(
     '/v3/:project_id/failed-tasks',
     {
       config: { dialect: 'kps', action: 'kps::deleteFailedTask' },
@@ -51,11 +45,11 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
     },
     async (request, reply) => {
       await kps.deleteAllFailedTasks(request.params.project_id);
-      return reply.code(200).send();
+      return sendEmpty(reply.code(200));
     },
   );
 
-  app.delete<{ Params: TaskParamsType }>(
+  app.delete(
     '/v3/:project_id/failed-tasks/:task_id',
     {
       config: { dialect: 'kps', action: 'kps::deleteFailedTask' },
@@ -69,11 +63,11 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
     },
     async (request, reply) => {
       await kps.deleteFailedTask(request.params.project_id, request.params.task_id);
-      return reply.code(200).send();
+      return sendEmpty(reply.code(200));
     },
   );
 
-  app.get<{ Params: { project_id: string }; Querystring: PageQueryType }>(
+  app.get(
     '/v3/:project_id/running-tasks',
     {
       config: { dialect: 'kps', action: 'kps::getRunningTask' },
@@ -90,7 +84,7 @@ export function kpsRoutes(app: FastifyInstance, kps: KpsService): void {
     async (request, reply) => sendListAnswer(reply, await kps.listRunningTasks(request.params.project_id, pageOf(request.query), ifNoneMatch(request))),
   );
 
-  app.get<{ Params: TaskParamsType }>(
+  app.get(
     '/v3/:project_id/tasks/:task_id',
     {
       config: { dialect: 'kps', action: 'kps::getTask' },

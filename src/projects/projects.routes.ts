@@ -1,15 +1,17 @@
 /** The read endpoints beside the public lists: who am I, which projects, one project's summary. HTTP only. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ANY_ACTION } from '../auth/auth.hook.js';
 import { errorResponses } from '../gateway/dialects.js';
 import { ProjectParams } from '../jobs/jobs.schema.js';
-import { Me, ProjectList, ProjectListQuery, Summary, type ProjectListQuery as ProjectListQueryType } from './projects.schema.js';
+import { Me, ProjectList, ProjectListQuery, Summary } from './projects.schema.js';
 import type { ProjectsService } from './projects.service.js';
 
 const TAG = ['Projects'];
 
 /** Registers the three reads; each needs only an authenticated caller (and the path's project). */
-export function projectsRoutes(app: FastifyInstance, projects: ProjectsService): void {
+export function projectsRoutes(fastify: FastifyInstance, projects: ProjectsService): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/taskcenter/v1/me',
     {
@@ -24,7 +26,7 @@ export function projectsRoutes(app: FastifyInstance, projects: ProjectsService):
     async (request) => projects.me(request.principal),
   );
 
-  app.get<{ Querystring: ProjectListQueryType }>(
+  app.get(
     '/taskcenter/v1/projects',
     {
       config: { dialect: 'taskcenter', action: ANY_ACTION },
@@ -39,7 +41,7 @@ export function projectsRoutes(app: FastifyInstance, projects: ProjectsService):
     async (request) => projects.list(request.principal, request.query),
   );
 
-  app.get<{ Params: { project_id: string } }>(
+  app.get(
     '/taskcenter/v1/projects/:project_id/summary',
     {
       config: { dialect: 'taskcenter', action: ANY_ACTION },

@@ -3,26 +3,21 @@
  * path, which the router always prefers over the `{failure_job_id}` and
  * `{server_group_id}` parameters at the same depth, so it is never taken as a job id.
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ifNoneMatch, NotModified, POLLING_NOTE, sendListAnswer } from '../gateway/conditional.js';
 import { errorResponses } from '../gateway/dialects.js';
+import { sendEmpty } from '../gateway/send-empty.js';
 import { JobParams, ProjectParams } from '../jobs/jobs.schema.js';
-import {
-  FailureJobList,
-  FailureJobParams,
-  JobStatusView,
-  ListFailureJobsQuery,
-  NoContent,
-  ServerGroupParams,
-  type ListFailureJobsQuery as ListFailureJobsQueryType,
-} from './sdrs.schema.js';
+import { FailureJobList, FailureJobParams, JobStatusView, ListFailureJobsQuery, NoContent, ServerGroupParams } from './sdrs.schema.js';
 import type { SdrsService } from './sdrs.service.js';
 
 const TAG = ['SDRS task center'];
 
 /** Registers the five SDRS routes; each answers errors in the SDRS dialect and needs its sdrs:* action. */
-export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
-  app.get<{ Params: { project_id: string }; Querystring: ListFailureJobsQueryType }>(
+export function sdrsRoutes(fastify: FastifyInstance, sdrs: SdrsService): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.get(
     '/v1/:project_id/task-center/failure-jobs',
     {
       config: { dialect: 'sdrs', action: 'sdrs:failureJobs:list' },
@@ -39,7 +34,7 @@ export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
     async (request, reply) => sendListAnswer(reply, await sdrs.listFailureJobs(request.params.project_id, request.query, ifNoneMatch(request))),
   );
 
-  app.delete<{ Params: { project_id: string } }>(
+  app.delete(
     '/v1/:project_id/task-center/failure-jobs/batch',
     {
       config: { dialect: 'sdrs', action: 'sdrs:failureJobs:delete' },
@@ -53,11 +48,11 @@ export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
     },
     async (request, reply) => {
       await sdrs.deleteGroupLevelFailureJobs(request.params.project_id);
-      return reply.code(204).send();
+      return sendEmpty(reply.code(204));
     },
   );
 
-  app.delete<{ Params: { project_id: string; failure_job_id: string } }>(
+  app.delete(
     '/v1/:project_id/task-center/failure-jobs/:failure_job_id',
     {
       config: { dialect: 'sdrs', action: 'sdrs:failureJobs:delete' },
@@ -71,11 +66,11 @@ export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
     },
     async (request, reply) => {
       await sdrs.deleteFailureJob(request.params.project_id, request.params.failure_job_id);
-      return reply.code(204).send();
+      return sendEmpty(reply.code(204));
     },
   );
 
-  app.delete<{ Params: { project_id: string; server_group_id: string } }>(
+  app.delete(
     '/v1/:project_id/task-center/:server_group_id/failure-jobs/batch',
     {
       config: { dialect: 'sdrs', action: 'sdrs:failureJobs:delete' },
@@ -89,11 +84,11 @@ export function sdrsRoutes(app: FastifyInstance, sdrs: SdrsService): void {
     },
     async (request, reply) => {
       await sdrs.deleteFailureJobsInGroup(request.params.project_id, request.params.server_group_id);
-      return reply.code(204).send();
+      return sendEmpty(reply.code(204));
     },
   );
 
-  app.get<{ Params: { project_id: string; job_id: string } }>(
+  app.get(
     '/v1/:project_id/jobs/:job_id',
     {
       config: { dialect: 'sdrs', action: 'sdrs:jobs:get' },
