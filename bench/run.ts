@@ -7,7 +7,12 @@
  *
  * A dataset is reused while it has its jobs and was seeded by the same schema, seed
  * and list-item code (a fingerprint of the compiled files beside it); otherwise it is
- * seeded again. PostgreSQL is skipped, saying why, when it cannot be reached.
+ * seeded again. Datasets are seeded with `--interleave`: the projects' jobs written in
+ * turn, as producers' traffic writes them, not one project after another. PostgreSQL is
+ * skipped, saying why, when it cannot be reached.
+ *
+ * The mixed scenarios run on a copy of the dataset (their writers add jobs to the read
+ * project), so every other scenario keeps reading the dataset its size names.
  *
  * Flags: --full (adds 10 M jobs), --sizes 10000,1000000, --engines sqlite,postgres,
  * --duration S, --warmup S, --connections N, --only <scenario substring>, --profile
@@ -16,7 +21,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +43,8 @@ const CEILING = join(ROOT, 'dist', 'bench', 'ceiling.js');
 const PG_URL = process.env.TASKCENTER_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const TOKEN = 'bench-token-0123456789abcdef';
+/** Jobs of each project written in turn when seeding: a fleet of producers' traffic, projects interleaved. */
+const INTERLEAVE = 20;
 const AK = 'BENCHAKBENCHAKBENCH1';
 const SK = 'bench-secret-key-0123456789abcdefghijklmno';
 
@@ -92,6 +99,9 @@ interface Row {
   ceilingCpuUs: number | null;
   peakRssMb: number;
   errors: number;
+  /** Mixed scenarios: the writers' achieved jobs/s and request p99 (ms) while the readers ran. */
+  writeJobsPerSecond?: number;
+  writeP99?: number;
 }
 
 /** What the dataset offers to aim requests at. */
@@ -126,7 +136,7 @@ function dbUrl(engine: Engine, jobs: number): string {
 }
 
 function fingerprint(): string {
-  const hash = createHash('sha256');
+  const hash = createHash('sha256').update(`interleave ${INTERLEAVE}`);
   for (const source of DATA_SOURCES) {
     const path = join(ROOT, source);
     const files =
@@ -198,7 +208,19 @@ async function ensureDataset(engine: Engine, jobs: number): Promise<string> {
   log(`seeding ${jobs} jobs into ${engine} (${projectsFor(jobs)} projects)`);
   const started = Date.now();
   // A fixed --end-time: the same dataset at every reseed, whenever it runs.
-  const args = ['seed', '--db', url, '--projects', String(projectsFor(jobs)), '--jobs', String(jobs), '--end-time', '2026-01-01T00:00:00.000Z'];
+  const args = [
+    'seed',
+    '--db',
+    url,
+    '--projects',
+    String(projectsFor(jobs)),
+    '--jobs',
+    String(jobs),
+    '--end-time',
+    '2026-01-01T00:00:00.000Z',
+    '--interleave',
+    String(INTERLEAVE),
+  ];
   const seeded = spawnSync(process.execPath, [BIN, ...args], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -437,6 +459,12 @@ const READS: Scenario[] = [
     auth: 'token',
   },
   {
+    name: 'sdrs list, failure_status filter, limit 100, pages not kept',
+    path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?failure_status=createFail&limit=100`,
+    auth: 'token',
+    serverFlags: ['--list-cache-mb', '0'],
+  },
+  {
     name: 'sdrs list, limit 100, last full page',
     path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100&offset=${Math.max(0, t.sdrsFailures - 100)}`,
     auth: 'token',
@@ -447,11 +475,56 @@ const READS: Scenario[] = [
     auth: 'token',
   },
   { name: 'kps failed-tasks, limit 100', path: (t) => `/v3/${t.kpsProject}/failed-tasks?limit=100`, auth: 'token' },
+  {
+    name: 'kps failed-tasks, limit 100, pages not kept',
+    path: (t) => `/v3/${t.kpsProject}/failed-tasks?limit=100`,
+    auth: 'token',
+    serverFlags: ['--list-cache-mb', '0'],
+  },
   { name: 'kps failed-tasks, limit 100 (AK/SK)', path: (t) => `/v3/${t.kpsProject}/failed-tasks?limit=100`, auth: 'aksk' },
   { name: 'sdrs ShowJobStatus', path: (t) => `/v1/${t.jobProject}/jobs/${t.jobId}`, auth: 'token' },
 ];
 
-const INGEST = 'batch ingest, 1000 jobs per request';
+/** How a batch ingest scenario's requests are made. */
+interface Ingest {
+  name: string;
+  mix: 'new' | 'fleet';
+  /** Projects the batches spread over (each a new one, removed afterwards). */
+  projects: number;
+}
+
+const INGESTS: Ingest[] = [
+  // What a fleet sends: the seed generator's mix (both services, sub-jobs, every status,
+  // group-level and in-group failures) over many projects, a tenth of reports moving a job sent earlier forward.
+  { name: 'ingest, fleet mix: 1000-job batches over 50 projects', mix: 'fleet', projects: 50 },
+  { name: 'ingest, 1000 new jobs into one project, 90% successes', mix: 'new', projects: 1 },
+];
+
+/**
+ * Readers poll one list of the hot project with 32 connections while producers report
+ * into that project at a steady rate: every report raises the project's list version,
+ * so polls keep going to the store.
+ */
+interface Mixed {
+  name: string;
+  path: (t: Targets) => string;
+  project: (t: Targets) => string;
+}
+
+const MIXED: Mixed[] = [
+  {
+    name: 'mixed: sdrs list, default scope, limit 100, while producers write',
+    path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`,
+    project: (t) => t.sdrsProject,
+  },
+  {
+    name: 'mixed: kps failed-tasks, limit 100, while producers write',
+    path: (t) => `/v3/${t.kpsProject}/failed-tasks?limit=100`,
+    project: (t) => t.kpsProject,
+  },
+];
+/** The producers: 80 requests/s, a single PUT and a 9-job batch in turn (400 jobs/s), over 4 connections. */
+const WRITES = { rate: 80, batch: 9, connections: 4 };
 
 function selected(name: string): boolean {
   return flags.only === undefined || name.includes(flags.only);
@@ -543,41 +616,156 @@ async function measureReads(engine: Engine, jobs: number, servers: Servers, targ
 }
 
 async function measureIngest(engine: Engine, jobs: number, url: string, servers: Servers, rows: Row[]): Promise<void> {
-  if (!selected(INGEST)) return;
-  const { child, base } = await servers.for(INGEST);
-  // A project of its own, removed afterwards: the dataset keeps its size for the next run.
-  const project = `bench-ingest-${randomBytes(4).toString('hex')}`;
-  try {
-    const result = await load(
-      { url: `${base}/taskcenter/v1/jobs/batch`, method: 'POST', headers: { 'x-auth-token': TOKEN }, connections: 4, duration, warmup, batch: 1000, project },
-      child.pid,
-    );
-    rows.push({
-      scenario: INGEST,
-      engine,
-      jobs,
-      rps: result.rps,
-      p50: result.p50,
-      p99: result.p99,
-      ceilingRps: null,
-      ratio: null,
-      jobsPerSecond: result.rps * 1000,
-      serverCpuUs: result.cpuUs,
-      ceilingCpuUs: null,
-      peakRssMb: peakRssMb(child.pid),
-      errors: result.errors + result.non2xx,
-    });
-    log(
-      `${engine} ${jobs} ${INGEST}: ${(result.rps * 1000).toFixed(0)} jobs/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.cpuUs.toFixed(0)} µs server CPU/request`,
-    );
-  } finally {
-    await servers.close();
-    await removeProject(url, project);
+  for (const ingest of INGESTS) {
+    if (!selected(ingest.name)) continue;
+    const { child, base } = await servers.for(ingest.name);
+    // Projects of their own, removed afterwards: the dataset keeps its size for the next run.
+    const run = randomBytes(4).toString('hex');
+    const projects = Array.from({ length: ingest.projects }, (_, i) => `bench-ingest-${run}-${String(i).padStart(2, '0')}`);
+    try {
+      const result = await load(
+        {
+          url: `${base}/taskcenter/v1/jobs/batch`,
+          method: 'POST',
+          headers: { 'x-auth-token': TOKEN },
+          connections: 4,
+          duration,
+          warmup,
+          batch: 1000,
+          mix: ingest.mix,
+          project: projects[0] as string,
+          projects,
+        },
+        child.pid,
+      );
+      rows.push({
+        scenario: ingest.name,
+        engine,
+        jobs,
+        rps: result.rps,
+        p50: result.p50,
+        p99: result.p99,
+        ceilingRps: null,
+        ratio: null,
+        jobsPerSecond: result.rps * 1000,
+        serverCpuUs: result.cpuUs,
+        ceilingCpuUs: null,
+        peakRssMb: peakRssMb(child.pid),
+        errors: result.errors + result.non2xx + (result.rejected ?? 0),
+      });
+      log(
+        `${engine} ${jobs} ${ingest.name}: ${(result.rps * 1000).toFixed(0)} jobs/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.cpuUs.toFixed(0)} µs server CPU/request`,
+      );
+    } finally {
+      await servers.close();
+      for (const project of projects) await removeProject(url, project);
+    }
+  }
+}
+
+/** A scratch copy of the dataset for scenarios that write into its projects; `drop` removes it. */
+async function scratchCopy(engine: Engine, jobs: number, url: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (engine === 'sqlite') {
+    const source = url.slice('sqlite:'.length);
+    const path = join(DATA, `sqlite-${jobs}-scratch.db`);
+    const drop = async () => {
+      for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+    };
+    await drop();
+    for (const suffix of ['', '-wal']) if (existsSync(source + suffix)) copyFileSync(source + suffix, path + suffix);
+    return { url: `sqlite:${path}`, drop };
+  }
+  const name = `${dbName(jobs)}_scratch`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`drop database if exists ${name} with (force)`);
+  await admin.query(`create database ${name} template ${dbName(jobs)}`);
+  await admin.end();
+  const copy = new URL(PG_URL);
+  copy.pathname = `/${name}`;
+  return {
+    url: copy.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+async function measureMixed(engine: Engine, jobs: number, url: string, targets: Targets, rows: Row[]): Promise<void> {
+  for (const mixed of MIXED) {
+    if (!selected(mixed.name)) continue;
+    const scratch = await scratchCopy(engine, jobs, url);
+    const servers = new Servers(scratch.url, credentials, `${engine}-${jobs}-mixed`, port);
+    port += 10;
+    try {
+      const { child, base } = await servers.for(mixed.name);
+      const headers = { 'x-auth-token': TOKEN };
+      const probe = await fetch(base + mixed.path(targets), { headers });
+      const body = Buffer.from(await probe.arrayBuffer());
+      if (probe.status !== 200) {
+        log(`${mixed.name}: server answered ${probe.status} ${body.toString().slice(0, 200)}; skipped`);
+        continue;
+      }
+      // The ceiling serves the page as it was before the writers started, alone on the machine.
+      const bodyFile = join(DATA, 'ceiling-body.tmp');
+      writeFileSync(bodyFile, body);
+      const ceiling = spawn(process.execPath, [CEILING, '0', bodyFile, probe.headers.get('content-type') ?? 'application/json'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const ceilingPort = Number((await waitForLine(ceiling, /listening (\d+)/))[1]);
+      const ceilingResult = await load({ url: `http://127.0.0.1:${ceilingPort}${mixed.path(targets)}`, headers, connections, duration, warmup }, ceiling.pid);
+      await stop(ceiling);
+      const writes = { project: mixed.project(targets), rate: WRITES.rate, batch: WRITES.batch };
+      const [result, written] = await Promise.all([
+        load({ url: base + mixed.path(targets), headers, connections, duration, warmup }, child.pid),
+        load({ url: base, headers, connections: WRITES.connections, duration, warmup, writes }, undefined),
+      ]);
+      rows.push({
+        scenario: mixed.name,
+        engine,
+        jobs,
+        rps: result.rps,
+        p50: result.p50,
+        p99: result.p99,
+        ceilingRps: ceilingResult.rps,
+        ratio: ceilingResult.rps > 0 ? result.rps / ceilingResult.rps : null,
+        jobsPerSecond: null,
+        serverCpuUs: result.cpuUs,
+        ceilingCpuUs: ceilingResult.cpuUs,
+        peakRssMb: peakRssMb(child.pid),
+        errors: result.errors + result.non2xx + written.errors + written.non2xx + (written.rejected ?? 0),
+        writeJobsPerSecond: (written.jobs ?? 0) / duration,
+        writeP99: written.p99,
+      });
+      log(
+        `${engine} ${jobs} ${mixed.name}: readers ${result.rps.toFixed(0)} req/s (ceiling ${ceilingResult.rps.toFixed(0)}), p50 ${result.p50} ms, p99 ${result.p99} ms; ` +
+          `writers ${((written.jobs ?? 0) / duration).toFixed(0)} jobs/s, p99 ${written.p99} ms, ${written.errors + written.non2xx} errors, ${written.rejected ?? 0} jobs rejected`,
+      );
+    } finally {
+      await servers.close();
+      await scratch.drop();
+    }
   }
 }
 
 function table(rows: Row[]): string {
-  const header = ['scenario', 'engine', 'jobs', 'req/s', 'p50 ms', 'p99 ms', 'vs ceiling (req/s)', 'server CPU µs/req', 'jobs/s', 'peak RSS MB', 'errors'];
+  const header = [
+    'scenario',
+    'engine',
+    'jobs',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'vs ceiling (req/s)',
+    'server CPU µs/req',
+    'jobs/s',
+    'writers: jobs/s, p99 ms',
+    'peak RSS MB',
+    'errors',
+  ];
   const lines = rows.map((r) => [
     r.scenario,
     r.engine,
@@ -588,6 +776,7 @@ function table(rows: Row[]): string {
     r.ratio === null ? '' : `${r.ratio.toFixed(2)} (${(r.ceilingRps ?? 0).toFixed(0)})`,
     r.ceilingCpuUs === null ? r.serverCpuUs.toFixed(0) : `${r.serverCpuUs.toFixed(0)} (ceiling ${r.ceilingCpuUs.toFixed(0)})`,
     r.jobsPerSecond === null ? '' : r.jobsPerSecond.toFixed(0),
+    r.writeJobsPerSecond === undefined ? '' : `${r.writeJobsPerSecond.toFixed(0)}, ${r.writeP99 ?? ''}`,
     String(r.peakRssMb),
     String(r.errors),
   ]);
@@ -661,6 +850,7 @@ for (const engine of engines) {
     } finally {
       await servers.close();
     }
+    await measureMixed(engine, jobs, url, targets, rows);
   }
 }
 

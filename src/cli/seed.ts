@@ -18,6 +18,8 @@ const EXAMPLE_END_TIME = '2026-01-01T00:00:00.000Z';
 const SPAN_MS = 365 * 24 * 3600 * 1000;
 /** Rows per transaction: large enough that commits cost nothing, small enough to keep memory flat. */
 const TRANSACTION_ROWS = 20_000;
+/** Rows per transaction with --interleave: a full producer batch, which the writer stores sorted by key. */
+const BATCH_ROWS = 1000;
 
 /** The id of the `index`-th seeded project (0-based): `seed-000000`, `seed-000001`, ... */
 export function seedProjectId(index: number): string {
@@ -31,7 +33,7 @@ export function seedJobCount(index: number, projects: number, jobs: number): num
 
 export const seedCommand: Command = {
   name: 'seed',
-  usage: `Usage: taskcenter seed --projects N --jobs M [--db URL] [--seed S] [--end-time ISO]
+  usage: `Usage: taskcenter seed --projects N --jobs M [--db URL] [--seed S] [--end-time ISO] [--interleave K]
 
 Adds M synthetic jobs spread over N projects, built exactly as the producer API builds
 reported jobs: SDRS jobs on protection groups (every operation and resource type, some
@@ -49,7 +51,10 @@ produce the same job ids, so seeding twice adds nothing the second time; the sam
   --jobs M          total number of jobs (sub-jobs included), 1..${MAX_JOBS.toLocaleString('en-US')}
   --db URL          sqlite:<path> or postgres://... (${DEFAULTS.db}; ${envName('db')})
   --seed S          seed of the pseudo-random generator (1)
-  --end-time ISO    newest begin time (now)`,
+  --end-time ISO    newest begin time (now)
+  --interleave K    write K jobs of each project in turn, ${BATCH_ROWS} per transaction, as a
+                    fleet of producers reports them in batches, instead of one project
+                    after another (the same jobs either way)`,
   async run(args, io) {
     const values = parseFlags(args, {
       db: { type: 'string' },
@@ -57,6 +62,7 @@ produce the same job ids, so seeding twice adds nothing the second time; the sam
       jobs: { type: 'string' },
       seed: { type: 'string' },
       'end-time': { type: 'string' },
+      interleave: { type: 'string' },
     }).values as Record<string, string | undefined>;
     const projects = countFlag('projects', values.projects, MAX_PROJECTS);
     const jobs = countFlag('jobs', values.jobs, MAX_JOBS);
@@ -67,6 +73,7 @@ produce the same job ids, so seeding twice adds nothing the second time; the sam
     if (endText !== undefined && (!/^\d{4}-\d{2}-\d{2}T/.test(endText) || Number.isNaN(endTime))) {
       throw new UsageError(`--end-time must be an ISO 8601 time such as ${EXAMPLE_END_TIME}, got '${endText}'`);
     }
+    const interleave = values.interleave === undefined ? 0 : countFlag('interleave', values.interleave, MAX_JOBS);
     const config = asUsage(() => loadConfig(configInput({ db: values.db })));
 
     const db = openDatabase(config.db);
@@ -87,13 +94,33 @@ produce the same job ids, so seeding twice adds nothing the second time; the sam
         done += rows.length;
         progress.update(done);
       };
-      for (let p = 0; p < projects; p++) {
-        const projectId = seedProjectId(p);
-        const rng = new Random(`${seed}/${projectId}`);
-        for (const doc of projectJobs(rng, seedJobCount(p, projects, jobs), { endTime, spanMs: SPAN_MS })) {
-          // The producer API's own checks: a seeded row is one a producer could have reported.
-          buffer.push(toReportedJob(projectId, checkJson<JobDocument>(JobDocument, doc)));
-          if (buffer.length >= TRANSACTION_ROWS) await flush();
+      const span = { endTime, spanMs: SPAN_MS };
+      const generators = Array.from({ length: projects }, (_, p) => ({
+        projectId: seedProjectId(p),
+        docs: projectJobs(new Random(`${seed}/${seedProjectId(p)}`), seedJobCount(p, projects, jobs), span),
+      }));
+      // Without --interleave, one project after another (one generator live at a time).
+      const turns = interleave === 0 ? generators.map((g) => [g]) : [generators];
+      const take = interleave === 0 ? Infinity : interleave;
+      const transactionRows = interleave === 0 ? TRANSACTION_ROWS : BATCH_ROWS;
+      for (let pending of turns) {
+        while (pending.length > 0) {
+          const unfinished: typeof pending = [];
+          for (const generator of pending) {
+            let finished = false;
+            for (let taken = 0; taken < take; taken++) {
+              const step = generator.docs.next();
+              if (step.done === true) {
+                finished = true;
+                break;
+              }
+              // The producer API's own checks: a seeded row is one a producer could have reported.
+              buffer.push(toReportedJob(generator.projectId, checkJson<JobDocument>(JobDocument, step.value)));
+              if (buffer.length >= transactionRows) await flush();
+            }
+            if (!finished) unfinished.push(generator);
+          }
+          pending = unfinished;
         }
       }
       if (buffer.length > 0) await flush();

@@ -63,6 +63,7 @@ describe('taskcenter usage', () => {
       [['seed', '--projects', '0', '--jobs', '10'], /--projects must be an integer between 1 and/],
       [['seed', '--projects', '2', '--jobs', '1.5'], /--jobs must be an integer between 1 and .*got '1.5'/],
       [['seed', '--projects', '2', '--jobs', '5', '--end-time', 'yesterday'], /--end-time must be an ISO 8601 time/],
+      [['seed', '--projects', '2', '--jobs', '5', '--interleave', '0'], /--interleave must be an integer between 1 and/],
       [['credentials'], /missing subcommand/],
       [['credentials', 'remove'], /unknown subcommand 'remove'/],
       [['credentials', 'add', '--name', 'x', '--project', 'p', '--action', '*'], /give --token, --aksk or both, or --temporary/],
@@ -276,6 +277,32 @@ for (const engine of engines) {
         }
       } finally {
         await database.drop();
+      }
+    });
+
+    it('seeds the same jobs with --interleave, only written in another order', async (t) => {
+      if (skip !== null) return t.skip(skip);
+      const databases = [await freshDatabase(engine), await freshDatabase(engine)];
+      try {
+        const jobs: unknown[][] = [[], []];
+        for (const [i, database] of databases.entries()) {
+          const args = ['seed', '--db', database.url, '--projects', '3', '--jobs', '250', '--end-time', '2026-01-01T00:00:00.000Z'];
+          const seeded = await taskcenter(i === 0 ? args : [...args, '--interleave', '7']);
+          assert.equal(seeded.code, 0, seeded.stderr);
+          const ctx = await createContext(loadConfig({ db: database.url, auth: 'none', logLevel: 'silent' }, {}));
+          try {
+            for (const project of ['seed-000000', 'seed-000001', 'seed-000002']) {
+              // Written at another moment: only what was reported must be the same.
+              for (const { created_at: _c, updated_at: _u, ...job } of (await ctx.jobs.list(project, { limit: 1000 })).jobs) jobs[i]?.push(job);
+            }
+          } finally {
+            await ctx.close();
+          }
+        }
+        assert.equal(jobs[0]?.length, 250);
+        assert.deepEqual(jobs[1], jobs[0]);
+      } finally {
+        for (const database of databases) await database.drop();
       }
     });
   });
