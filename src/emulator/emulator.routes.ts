@@ -5,6 +5,7 @@
  * Errors are in the producer API's format.
  */
 import { Readable } from 'node:stream';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { mayTouch, type Action, type Principal } from '../auth/principal.js';
 import type { Logger } from 'pino';
@@ -28,7 +29,6 @@ import {
   ResetBody,
   ResetResult,
   StepParams,
-  type ProgressingJob as ProgressingJobType,
 } from './emulator.schema.js';
 import { EmulatorService, loadFixtures } from './emulator.service.js';
 import { Faults, faultAnswer } from './faults.js';
@@ -135,10 +135,11 @@ function requireScope(principal: Principal, projectId: string | undefined, what:
 const config = (action: Action) => ({ dialect: 'taskcenter' as const, action });
 
 /** The emulator's routes; call with the value {@link installEmulator} returned, when not null. */
-export function emulatorRoutes(app: FastifyInstance, ctx: EmulatorContext, emulator: Emulator): void {
+export function emulatorRoutes(fastify: FastifyInstance, ctx: EmulatorContext, emulator: Emulator): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { faults, journal, service, progression } = emulator;
 
-  app.post<{ Body: { project_id?: string } }>(
+  app.post(
     `${EMULATOR_PREFIX}/reset`,
     {
       config: config('taskcenter:emulator:reset'),
@@ -188,7 +189,7 @@ export function emulatorRoutes(app: FastifyInstance, ctx: EmulatorContext, emula
     );
   });
 
-  app.post<{ Body: ProgressingJobType }>(
+  app.post(
     `${EMULATOR_PREFIX}/jobs`,
     {
       config: config('taskcenter:emulator:jobs'),
@@ -206,7 +207,7 @@ export function emulatorRoutes(app: FastifyInstance, ctx: EmulatorContext, emula
     },
   );
 
-  app.post<{ Params: { project_id: string; job_id: string } }>(
+  app.post(
     `${EMULATOR_PREFIX}/jobs/:project_id/:job_id/advance`,
     {
       config: config('taskcenter:emulator:jobs'),
@@ -221,7 +222,7 @@ export function emulatorRoutes(app: FastifyInstance, ctx: EmulatorContext, emula
     async (request) => progression.advance(request.params.project_id, request.params.job_id),
   );
 
-  app.post<{ Body: FaultRuleInput }>(
+  app.post(
     `${EMULATOR_PREFIX}/faults`,
     {
       config: config('taskcenter:emulator:faults'),
@@ -253,7 +254,7 @@ export function emulatorRoutes(app: FastifyInstance, ctx: EmulatorContext, emula
     async () => ({ faults: faults.list() }),
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     `${EMULATOR_PREFIX}/faults/:id`,
     {
       config: config('taskcenter:emulator:faults'),
@@ -291,7 +292,7 @@ export function emulatorRoutes(app: FastifyInstance, ctx: EmulatorContext, emula
     },
   );
 
-  app.get<{ Querystring: { limit?: number } }>(
+  app.get(
     `${EMULATOR_PREFIX}/requests`,
     {
       config: config('taskcenter:emulator:requests'),
@@ -309,7 +310,7 @@ export function emulatorRoutes(app: FastifyInstance, ctx: EmulatorContext, emula
     },
   );
 
-  app.get<{ Querystring: { project_id?: string } }>(
+  app.get(
     `${EMULATOR_PREFIX}/export`,
     {
       config: config('taskcenter:emulator:export'),

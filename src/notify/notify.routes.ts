@@ -1,7 +1,9 @@
 /** Webhook subscriptions and their deliveries, under the producer API. HTTP only. */
 import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { errorResponses } from '../gateway/dialects.js';
+import { sendEmpty } from '../gateway/send-empty.js';
 import { ProjectParams } from '../jobs/jobs.schema.js';
 import {
   Delivery,
@@ -14,8 +16,6 @@ import {
   SubscriptionList,
   SubscriptionParams,
   SubscriptionWithSecret,
-  type DeliveryQuery as DeliveryQueryType,
-  type SubscriptionBody as SubscriptionBodyType,
 } from './notify.schema.js';
 import type { NotifyService } from './notify.service.js';
 
@@ -23,14 +23,12 @@ const TAG = ['Notifications'];
 const Deleted = Type.Null({ description: 'Deleted' });
 const BASE = '/taskcenter/v1/projects/:project_id/subscriptions';
 
-type Params = { project_id: string; subscription_id: string };
-type DeliveryParamsType = Params & { delivery_id: string };
-
-export function notifyRoutes(app: FastifyInstance, notify: NotifyService): void {
+export function notifyRoutes(fastify: FastifyInstance, notify: NotifyService): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const write = { dialect: 'taskcenter', action: 'taskcenter:subscriptions:write' } as const;
   const read = { dialect: 'taskcenter', action: 'taskcenter:subscriptions:read' } as const;
 
-  app.post<{ Params: { project_id: string }; Body: SubscriptionBodyType }>(
+  app.post(
     BASE,
     {
       config: write,
@@ -46,7 +44,7 @@ export function notifyRoutes(app: FastifyInstance, notify: NotifyService): void 
     async (request, reply) => reply.code(201).send(await notify.create(request.params.project_id, request.body)),
   );
 
-  app.get<{ Params: { project_id: string } }>(
+  app.get(
     BASE,
     {
       config: read,
@@ -61,7 +59,7 @@ export function notifyRoutes(app: FastifyInstance, notify: NotifyService): void 
     async (request) => notify.list(request.params.project_id),
   );
 
-  app.get<{ Params: Params }>(
+  app.get(
     `${BASE}/:subscription_id`,
     {
       config: read,
@@ -76,7 +74,7 @@ export function notifyRoutes(app: FastifyInstance, notify: NotifyService): void 
     async (request) => notify.get(request.params.project_id, request.params.subscription_id),
   );
 
-  app.delete<{ Params: Params }>(
+  app.delete(
     `${BASE}/:subscription_id`,
     {
       config: write,
@@ -90,11 +88,11 @@ export function notifyRoutes(app: FastifyInstance, notify: NotifyService): void 
     },
     async (request, reply) => {
       await notify.delete(request.params.project_id, request.params.subscription_id);
-      return reply.code(204).send();
+      return sendEmpty(reply.code(204));
     },
   );
 
-  app.post<{ Params: Params }>(
+  app.post(
     `${BASE}/:subscription_id/rotate-secret`,
     {
       config: write,
@@ -109,7 +107,7 @@ export function notifyRoutes(app: FastifyInstance, notify: NotifyService): void 
     async (request) => notify.rotateSecret(request.params.project_id, request.params.subscription_id),
   );
 
-  app.get<{ Params: Params; Querystring: DeliveryQueryType }>(
+  app.get(
     `${BASE}/:subscription_id/deliveries`,
     {
       config: read,
@@ -125,7 +123,7 @@ export function notifyRoutes(app: FastifyInstance, notify: NotifyService): void 
     async (request) => notify.deliveries(request.params.project_id, request.params.subscription_id, request.query),
   );
 
-  app.get<{ Params: DeliveryParamsType }>(
+  app.get(
     `${BASE}/:subscription_id/deliveries/:delivery_id`,
     {
       config: read,
@@ -140,7 +138,7 @@ export function notifyRoutes(app: FastifyInstance, notify: NotifyService): void 
     async (request) => notify.delivery(request.params.project_id, request.params.subscription_id, request.params.delivery_id),
   );
 
-  app.post<{ Params: DeliveryParamsType }>(
+  app.post(
     `${BASE}/:subscription_id/deliveries/:delivery_id/redeliver`,
     {
       config: write,
