@@ -4,7 +4,7 @@ import { addPrincipal } from '../auth/credentials.js';
 import type { Principal } from '../auth/principal.js';
 import { envName, loadConfig, redactUrl } from '../config.js';
 import { createContext, type Context } from '../context.js';
-import { openDatabase } from '../db/database.js';
+import { openDatabase } from '../db/open.js';
 import { dropAllTables, projectsBesides, tablesOf } from '../db/reset.js';
 import { MAX_BATCH } from '../jobs/jobs.schema.js';
 import { DEMO_PROJECTS, demoJobs, type DemoHighlights } from './demo-jobs.js';

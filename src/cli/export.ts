@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DEFAULTS, envName, loadConfig, redactUrl } from '../config.js';
-import { openDatabase } from '../db/database.js';
+import { openDatabase } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
 import { ProjectId } from '../jobs/jobs.schema.js';
 import { exportJobs, snapshotSize } from '../emulator/snapshot.service.js';

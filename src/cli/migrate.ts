@@ -1,5 +1,6 @@
 import { DEFAULTS, envName, loadConfig, redactUrl } from '../config.js';
-import { openDatabase, type Database } from '../db/database.js';
+import { type Database } from '../db/database.js';
+import { openDatabase } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
 import { asUsage, configInput, parseFlags, type Command } from './usage.js';
 

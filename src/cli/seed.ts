@@ -1,5 +1,5 @@
 import { DEFAULTS, envName, loadConfig, redactUrl } from '../config.js';
-import { openDatabase } from '../db/database.js';
+import { openDatabase } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
 import { toReportedJob, type ReportedJob } from '../jobs/job.js';
 import { JobDocument } from '../jobs/jobs.schema.js';

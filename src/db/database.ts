@@ -1,20 +1,55 @@
 /**
- * The one place that knows which SQL engine is in use: opens a Kysely handle for a
- * `--db` URL and answers the few engine-specific questions the rest of the code has.
+ * What an open database is, whichever engine: the {@link Database} interface that
+ * src/db/sqlite.ts and src/db/postgres.ts each implement (src/db/open.ts picks one for a
+ * `--db` URL), and the few engine-specific questions the rest of the code has.
  */
-import type { Kysely, Transaction } from 'kysely';
+import type { CompiledQuery, Kysely, Transaction } from 'kysely';
 import type { DB } from './schema.js';
-import { openPostgres } from './postgres.js';
-import { openSqlite } from './sqlite.js';
 
 export type Engine = 'sqlite' | 'postgres';
+
+/** Runs one step of a long piece of work in a transaction (see {@link Database.exclusively}). */
+export type Batch = <R>(step: (tx: Transaction<DB>) => Promise<R>) => Promise<R>;
 
 /** An open database: the Kysely handle plus engine-level operations. */
 export interface Database {
   readonly engine: Engine;
   readonly kysely: Kysely<DB>;
+  /**
+   * Runs a query compiled once (src/db/prepared.ts) on `handle`, this database or one of
+   * its transactions, the engine's fastest way. SQLite runs a read outside a transaction
+   * at once on its connection, past Kysely's queue (which costs a primary-key read about
+   * ten times the read itself in a busy server); PostgreSQL runs it as a named statement
+   * that each connection parses once.
+   */
+  runPrepared<R>(handle: Kysely<DB>, query: CompiledQuery<R>): Promise<R[]>;
+  /**
+   * Runs `work` over one consistent snapshot of the store, writing nothing, while writers
+   * go on: a read-only repeatable-read transaction on PostgreSQL, a read transaction on
+   * SQLite (WAL). `work` must use the handle it is given.
+   */
+  snapshot<T>(work: (db: Kysely<DB>) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` while holding the store-wide lock `name`, which one process at a time
+   * holds (the others wait for it). On PostgreSQL it is a session advisory lock and each
+   * `batch` is a transaction of its own, so requests go on between batches; on SQLite it
+   * is the write lock, held for the whole of `work`, whose batches share one transaction
+   * (readers go on, writers wait; an interrupted `work` leaves nothing).
+   */
+  exclusively<T>(name: string, work: (batch: Batch) => Promise<T>): Promise<T>;
   /** Closes every connection; the handle is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * The database a Kysely handle (the database's own or one of its transactions) belongs
+ * to. Each engine's dialect adapter carries it, so code given only a handle (a store)
+ * reaches the engine's operations without any module keeping track.
+ */
+export function databaseOf(handle: Kysely<DB>): Database {
+  const database = (handle.getExecutor().adapter as { readonly database?: Database }).database;
+  if (database === undefined) throw new Error('not a handle of a database opened by openDatabase');
+  return database;
 }
 
 /** How long store work may wait; each engine applies the ones it has. */
@@ -32,13 +67,6 @@ export interface StoreLimits {
 
 /** What the CLI's commands get: long-running work (seed, import) is not cut short. */
 export const DEFAULT_STORE_LIMITS: StoreLimits = Object.freeze({ statementTimeoutMs: 0, connectTimeoutMs: 5000, busyTimeoutMs: 5000 });
-
-/** Opens the database named by a `--db` URL (`sqlite:<path>`, `sqlite::memory:`, `postgres://...`). */
-export function openDatabase(url: string, limits: StoreLimits = DEFAULT_STORE_LIMITS): Database {
-  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length), limits);
-  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, limits);
-  throw new Error(`unsupported database URL scheme in '${url.split(':')[0]}:'`);
-}
 
 const UNAVAILABLE_CODES = new Set([
   // Node network errors on the way to PostgreSQL; ETIMEDOUT is also a StoreTimeoutError

@@ -66,13 +66,15 @@ function pageQuery(
   if (db.getExecutor().adapter instanceof SqliteAdapter) {
     // SQLite decides the filter and the offset on index entries and seeks a table row
     // only for the rows it returns, so the plain page is the cheapest at any offset.
-    // group_concat takes the rows in the order the subquery yields them, its ORDER BY
-    // (the list tests check the order): an ORDER BY inside group_concat would sort the
-    // page again and cost more than the whole read.
-    return db.selectFrom(page.select('list_item').as('page')).select([count.as('count'), sql<string | null>`group_concat(page.list_item, ',')`.as('items')]);
+    // An aggregate's input order is only guaranteed by an ORDER BY inside it (SQLite
+    // 3.44 and later; better-sqlite3 bundles a newer one): the page is sorted again, which
+    // costs a sort of at most one page's rows.
+    return db
+      .selectFrom(page.select(['list_item', 'begin_time', 'job_id']).as('page'))
+      .select([count.as('count'), sql<string | null>`group_concat(page.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items')]);
   }
-  // An aggregate's input order is only guaranteed by an ORDER BY inside it (PostgreSQL
-  // 15 sorts the page again for it; cheap next to a round trip). A PostgreSQL index scan
+  // The same ORDER BY inside the aggregate (PostgreSQL 15 sorts the page again for it;
+  // cheap next to a round trip). A PostgreSQL index scan
   // fetches the heap row of every entry it passes, skipped ones included: on a deep page
   // the keys are picked by an index-only scan first and only the page's rows are read
   // (offset 10,000: ~140 index pages instead of ~1,500), while on the first pages the

@@ -3,7 +3,9 @@ import pg from 'pg';
 import {
   CompiledQuery,
   Kysely,
+  PostgresAdapter,
   PostgresDialect,
+  sql,
   PostgresDriver,
   type DatabaseConnection,
   type Dialect,
@@ -12,8 +14,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import { StoreTimeoutError, cancellationSignal, cancelled } from './cancellation.js';
-import type { Database, StoreLimits } from './database.js';
-import { isPrepared } from './prepared.js';
+import type { Batch, Database, StoreLimits } from './database.js';
 import type { DB } from './schema.js';
 
 const INT8_OID = 20;
@@ -50,14 +51,61 @@ export function openPostgres(url: string, limits: StoreLimits): Database {
   // pool discards it on release, so the next query gets a fresh connection.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  const kysely = new Kysely<DB>({ dialect: boundedDialect(boundedClients(pool, limits.statementTimeoutMs), limits.statementTimeoutMs) });
-  return {
+  const statements = new NamedStatements();
+  const adapter = new DatabasePostgresAdapter();
+  const kysely = new Kysely<DB>({ dialect: boundedDialect(boundedClients(pool, limits.statementTimeoutMs, statements), limits.statementTimeoutMs, adapter) });
+  const database: Database = {
     engine: 'postgres',
     kysely,
+    async runPrepared<R>(handle: Kysely<DB>, query: CompiledQuery<R>): Promise<R[]> {
+      statements.add(query.sql);
+      return (await handle.executeQuery(query)).rows;
+    },
+    snapshot: (work) => kysely.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(work),
+    exclusively: <T>(name: string, work: (batch: Batch) => Promise<T>): Promise<T> =>
+      // A session lock, held on one connection while the batches run on others.
+      kysely.connection().execute(async (connection) => {
+        const key = lockKey(name);
+        await sql`select pg_advisory_lock(${key})`.execute(connection);
+        try {
+          return await work((step) => kysely.transaction().execute(step));
+        } finally {
+          await sql`select pg_advisory_unlock(${key})`.execute(connection);
+        }
+      }),
     async close() {
       await kysely.destroy();
     },
   };
+  adapter.database = database;
+  return database;
+}
+
+/** Kysely's PostgreSQL adapter, carrying the database it belongs to (see databaseOf in src/db/database.ts). */
+class DatabasePostgresAdapter extends PostgresAdapter {
+  database: Database | undefined;
+}
+
+/** An advisory lock key for a lock name: the first 63 bits of its SHA-256, as a decimal string for bigint. */
+function lockKey(name: string): string {
+  return (BigInt(`0x${createHash('sha256').update(`taskcenter:${name}`).digest('hex').slice(0, 16)}`) >> 1n).toString();
+}
+
+/**
+ * The queries compiled once (src/db/prepared.ts) that this database has run, and the
+ * statement name of each: per database, so two databases in one process share nothing.
+ */
+class NamedStatements {
+  readonly #names = new Map<string, string>();
+
+  add(text: string): void {
+    if (!this.#names.has(text)) this.#names.set(text, `tc_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`);
+  }
+
+  /** The statement name of a query compiled once, or undefined for any other query. */
+  nameOf(text: string): string | undefined {
+    return this.#names.get(text);
+  }
 }
 
 /**
@@ -78,12 +126,14 @@ export function openPostgres(url: string, limits: StoreLimits): Database {
  * the server's half (`statement_timeout`, set in each transaction) is in
  * {@link boundedDialect}.
  */
-function boundedClients(pool: pg.Pool, statementTimeoutMs: number): PostgresPool {
+function boundedClients(pool: pg.Pool, statementTimeoutMs: number, statements: NamedStatements): PostgresPool {
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   const wrap = (client: pg.PoolClient): PostgresPoolClient => {
     let abandoned: StoreTimeoutError | undefined;
-    const run = (text: string, values: readonly unknown[] | undefined): Promise<unknown> =>
-      isPrepared(text) ? client.query({ name: statementName(text), text, values: values as unknown[] }) : client.query(text, values as unknown[]);
+    const run = (text: string, values: readonly unknown[] | undefined): Promise<unknown> => {
+      const name = statements.nameOf(text);
+      return name !== undefined ? client.query({ name, text, values: values as unknown[] }) : client.query(text, values as unknown[]);
+    };
     return {
       query: ((text: string, values?: readonly unknown[]) => {
         const signal = cancellationSignal();
@@ -165,12 +215,12 @@ function bounded<T>(pending: Promise<T>, timeoutMs: number, signal: AbortSignal 
  * because PgBouncer in transaction pooling mode refuses unknown start-up parameters and
  * hands one session's settings to other clients.
  */
-function boundedDialect(pool: PostgresPool, statementTimeoutMs: number): Dialect {
+function boundedDialect(pool: PostgresPool, statementTimeoutMs: number, adapter: PostgresAdapter): Dialect {
   const base = new PostgresDialect({ pool });
   const limits =
     statementTimeoutMs > 0 ? `set local statement_timeout = ${statementTimeoutMs}; set local idle_in_transaction_session_timeout = ${statementTimeoutMs}` : '';
   return {
-    createAdapter: () => base.createAdapter(),
+    createAdapter: () => adapter,
     createDriver: () => new BoundedPostgresDriver({ pool }, limits),
     createIntrospector: (db) => base.createIntrospector(db),
     createQueryCompiler: () => base.createQueryCompiler(),
@@ -195,15 +245,4 @@ class BoundedPostgresDriver extends PostgresDriver {
     // Without parameters pg sends it as one simple query: one round trip for all three.
     await connection.executeQuery(CompiledQuery.raw(`begin; ${this.limits}`));
   }
-}
-
-const names = new Map<string, string>();
-
-function statementName(text: string): string {
-  let name = names.get(text);
-  if (name === undefined) {
-    name = `tc_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
-    names.set(text, name);
-  }
-  return name;
 }

@@ -5,16 +5,8 @@
  * itself (a `job_counts` read: ~30 µs of Kysely around ~5 µs of SQLite).
  */
 import { CompiledQuery, type Compilable, type DialectAdapter, type Kysely } from 'kysely';
+import { databaseOf } from './database.js';
 import type { DB } from './schema.js';
-import { readAtOnce } from './sqlite.js';
-
-/** The SQL of every query compiled so far, which src/db/postgres.ts names so each connection parses it once. */
-const preparedSql = new Set<string>();
-
-/** True when `sql` is the text of a query compiled by a {@link PreparedQuery}. */
-export function isPrepared(sql: string): boolean {
-  return preparedSql.has(sql);
-}
 
 /** Stands for a value while the query is compiled; the compiled query's parameter is swapped for the real value on each run. */
 class Placeholder {
@@ -37,7 +29,7 @@ export class PreparedQuery<P extends object, R> {
   async execute(db: Kysely<DB>, values: P): Promise<R[]> {
     const compiled = this.#compile(db);
     const parameters = compiled.parameters.map((p) => (p instanceof Placeholder ? (values as Record<string, unknown>)[p.name] : p));
-    return (readAtOnce(db, compiled.sql, parameters) as R[] | undefined) ?? (await db.executeQuery<R>({ ...compiled, parameters })).rows;
+    return databaseOf(db).runPrepared(db, { ...compiled, parameters });
   }
 
   /** The first row, or undefined. */
@@ -53,7 +45,6 @@ export class PreparedQuery<P extends object, R> {
       const placeholders = new Proxy({} as P, { get: (_target, name) => new Placeholder(String(name)) });
       compiled = this.build(db, placeholders).compile();
       this.#compiled.set(adapter, compiled);
-      preparedSql.add(compiled.sql);
     }
     return compiled;
   }
@@ -123,7 +114,7 @@ export class PreparedRowsQuery<Row extends object, R> {
       const slot = slots[i] as number;
       parameters[i] = slot < 0 ? own[-1 - slot] : (rows[Math.floor(slot / width)] as Record<string, unknown>)[this.columns[slot % width] as string];
     }
-    return (await db.executeQuery(CompiledQuery.raw(sql, parameters) as CompiledQuery<R>)).rows;
+    return databaseOf(db).runPrepared(db, CompiledQuery.raw(sql, parameters) as CompiledQuery<R>);
   }
 
   #compile(db: Kysely<DB>, count: number): CompiledRows {
@@ -144,7 +135,6 @@ export class PreparedRowsQuery<Row extends object, R> {
       const slots = Int32Array.from(query.parameters, (p) => (p instanceof RowPlaceholder ? p.row * this.columns.length + p.column : -own.push(p)));
       compiled = { sql: query.sql, slots, own };
       byCount.set(count, compiled);
-      preparedSql.add(compiled.sql);
     }
     return compiled;
   }

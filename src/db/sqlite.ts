@@ -5,6 +5,8 @@ import {
   CompiledQuery,
   Kysely,
   OperationNodeTransformer,
+  sql,
+  SqliteAdapter,
   SqliteDialect,
   SqliteDriver,
   type DatabaseConnection,
@@ -21,7 +23,7 @@ import {
 } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cancellationSignal, cancelled } from './cancellation.js';
-import type { Database, StoreLimits } from './database.js';
+import type { Batch, Database, StoreLimits } from './database.js';
 import type { DB } from './schema.js';
 
 /**
@@ -44,39 +46,54 @@ export function openSqlite(path: string, limits: StoreLimits): Database {
   // LIKE is case-sensitive on PostgreSQL; make SQLite agree so filters match the same rows.
   sqlite.pragma('case_sensitive_like = ON');
   const statements = cachingStatements(sqlite);
+  const adapter = new DatabaseSqliteAdapter();
   const kysely = new Kysely<DB>({
-    dialect: immediateSqliteDialect(statements, sqlite, limits.busyTimeoutMs),
+    dialect: immediateSqliteDialect(statements, sqlite, limits.busyTimeoutMs, adapter),
     plugins: [new DropRowLocksPlugin()],
   });
-  directReaders.set(kysely, (sql, parameters) => {
-    if (sqlite.inTransaction) return undefined;
-    const statement = statements.prepare(sql);
-    return statement.reader ? statement.all(parameters) : undefined;
-  });
-  return {
+  const database: Database = {
     engine: 'sqlite',
     kysely,
+    async runPrepared<R>(handle: Kysely<DB>, query: CompiledQuery<R>): Promise<R[]> {
+      // Kysely's queue only keeps other queries out of an open transaction, and a read
+      // outside one sees only committed data, like every other reader.
+      if (!handle.isTransaction && !sqlite.inTransaction) {
+        const statement = statements.prepare(query.sql);
+        if (statement.reader && /^\s*select\b/i.test(query.sql)) return statement.all(query.parameters) as R[];
+      }
+      return (await handle.executeQuery(query)).rows;
+    },
+    snapshot: (work) =>
+      kysely.connection().execute(async (connection) => {
+        // A deferred transaction: its first read fixes the snapshot, and it never takes the write lock.
+        await sql`begin`.execute(connection);
+        try {
+          return await work(connection);
+        } finally {
+          await sql`commit`.execute(connection);
+        }
+      }),
+    async exclusively<T>(_name: string, work: (batch: Batch) => Promise<T>): Promise<T> {
+      for (;;) {
+        try {
+          return await kysely.transaction().execute((tx) => work((step) => step(tx)));
+        } catch (error) {
+          // Another process held the write lock past the busy timeout: wait for it, then check again.
+          if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || sqlite.inTransaction) throw error;
+        }
+      }
+    },
     async close() {
       await kysely.destroy();
     },
   };
+  adapter.database = database;
+  return database;
 }
 
-/** Runs a read at once on a database's connection, or answers undefined when it must queue (see {@link readAtOnce}). */
-type DirectReader = (sql: string, parameters: readonly unknown[]) => unknown[] | undefined;
-
-const directReaders = new WeakMap<Kysely<DB>, DirectReader>();
-
-/**
- * The rows of a read run at once on `db`'s SQLite connection, or undefined when it has
- * to go through Kysely: `db` is a transaction or a PostgreSQL handle, the SQL is not a
- * read, or a transaction is open on the connection. Kysely queues every query behind a
- * lock and a chain of promises, which cost a primary-key read about ten times the read
- * itself in a busy server; the lock only keeps other queries out of an open transaction,
- * and a read outside one sees only committed data, like every other reader.
- */
-export function readAtOnce(db: Kysely<DB>, sql: string, parameters: readonly unknown[]): unknown[] | undefined {
-  return directReaders.get(db)?.(sql, parameters);
+/** Kysely's SQLite adapter, carrying the database it belongs to (see databaseOf in src/db/database.ts). */
+class DatabaseSqliteAdapter extends SqliteAdapter {
+  database: Database | undefined;
 }
 
 /** Statements kept prepared; past this many, the least recently prepared is dropped. */
@@ -133,10 +150,10 @@ function fastStatement(database: SQLite.Database, sql: string): SqliteStatement 
  * writes must hold the write lock from the start, or two processes sharing the file can
  * both read and then fail to upgrade (SQLITE_BUSY without waiting).
  */
-function immediateSqliteDialect(database: SqliteDatabase, sqlite: SQLite.Database, busyTimeoutMs: number): Dialect {
+function immediateSqliteDialect(database: SqliteDatabase, sqlite: SQLite.Database, busyTimeoutMs: number, adapter: SqliteAdapter): Dialect {
   const base = new SqliteDialect({ database });
   return {
-    createAdapter: () => base.createAdapter(),
+    createAdapter: () => adapter,
     createDriver: () => new ImmediateSqliteDriver({ database }, sqlite, busyTimeoutMs),
     createIntrospector: (db) => base.createIntrospector(db),
     createQueryCompiler: () => base.createQueryCompiler(),

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sql, type Kysely } from 'kysely';
-import { openDatabase, type Database, type Engine } from '../../src/db/database.js';
+import { type Database, type Engine } from '../../src/db/database.js';
+import { openDatabase } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
 import { migrations } from '../../src/db/migrations/index.js';
 import type { DB } from '../../src/db/schema.js';

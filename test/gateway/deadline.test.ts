@@ -17,7 +17,8 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.js';
 import { StoreTimeoutError } from '../../src/db/cancellation.js';
-import { isStoreUnavailable, openDatabase } from '../../src/db/database.js';
+import { isStoreUnavailable } from '../../src/db/database.js';
+import { openDatabase } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
 import {
   buildTestApp,
