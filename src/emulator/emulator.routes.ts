@@ -48,6 +48,13 @@ export interface EmulatorContext {
   readonly jobs: JobService;
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The emulator's state, with --emulator: for tests that look inside a server. */
+    emulatorState?: Emulator;
+  }
+}
+
 /** The emulator's state in one server process. */
 export interface Emulator {
   readonly faults: Faults;
@@ -118,7 +125,9 @@ export function installEmulator(app: FastifyInstance, ctx: EmulatorContext): Emu
     progression.start();
   });
   app.addHook('onClose', async () => progression.stop());
-  return { faults, journal, service, progression };
+  const emulator = { faults, journal, service, progression };
+  app.decorate('emulatorState', emulator);
+  return emulator;
 }
 
 /** A scope check the path cannot express: a project named in the body or query, or every project. */

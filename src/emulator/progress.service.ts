@@ -26,6 +26,7 @@ export class Progression {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
   #stopped = true;
+  #taken = 0;
 
   constructor(
     private readonly db: Database,
@@ -83,6 +84,11 @@ export class Progression {
     return toStoredJob(rows[0] as JobRow);
   }
 
+  /** Steps this process has taken (committed) since it started. */
+  get taken(): number {
+    return this.#taken;
+  }
+
   /** Takes a job's next step now; resolves to the job after it. Throws `not_found` when it has none. */
   async advance(projectId: string, jobId: string): Promise<StoredJob> {
     const row = await inTransaction(this.db, async (tx) => {
@@ -92,18 +98,21 @@ export class Progression {
       }
       return this.#take(tx, step, this.now());
     });
+    this.#taken += 1;
     if (row === null) throw new ServiceError('not_found', `job ${quote(jobId)} does not exist in project ${quote(projectId)}`);
     return toStoredJob(row);
   }
 
   /** Takes every step due now (up to a run's worth); resolves to how many it took. */
   async runDue(): Promise<number> {
-    return inTransaction(this.db, async (tx) => {
+    const taken = await inTransaction(this.db, async (tx) => {
       const now = this.now();
       const steps = await lockDueSteps(tx, now, STEPS_PER_RUN);
       for (const step of steps) await this.#take(tx, step, now);
       return steps.length;
     });
+    this.#taken += taken;
+    return taken;
   }
 
   /** Starts taking due steps every {@link POLL_MS} until {@link stop}. */
