@@ -180,6 +180,14 @@ export function installGateway(app: FastifyInstance): void {
   app.addHttpMethod('GET', { hasBody: true, overrideExisting: true });
   app.addHttpMethod('HEAD', { hasBody: true, overrideExisting: true });
 
+  // Before the body parser's own listener, so the error is marked before it is answered.
+  app.addHook('preParsing', (_request, _reply, payload, done) => {
+    payload.once('error', (error: Error) => {
+      if (typeof error === 'object' && error !== null) fromRequestStream.add(error);
+    });
+    done(null, payload);
+  });
+
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.rawBody = body;
@@ -230,8 +238,19 @@ export function installBodyGuard(app: FastifyInstance): void {
   });
 }
 
+/**
+ * Errors raised by reading a request's body (the client hung up mid-body, a stream
+ * error): they carry codes such as ECONNRESET that a store's errors carry too, so they
+ * are told apart by where they came from, never by code alone.
+ */
+const fromRequestStream = new WeakSet<Error>();
+
 function toServiceError(error: Error, request: FastifyRequest): ServiceError {
   if (error instanceof ServiceError) return error;
+  if (fromRequestStream.has(error)) {
+    request.log.info({ err: error }, 'the client broke off the request body');
+    return new ServiceError('malformed_request', 'the request body was cut short: the client closed the connection or the stream failed');
+  }
   const code = (error as FastifyError).code;
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

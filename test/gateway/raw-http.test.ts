@@ -1,12 +1,16 @@
 /**
  * Requests Node's HTTP parser answers before any route (issue 11 item 2): every response
  * the process writes carries X-Request-Id and the API gateway's body, and requests
- * pipelined before garbage are answered, in order, before the refusal.
+ * pipelined before garbage are answered, in order, before the refusal. A client that
+ * hangs up mid-body is a client error, not a store failure (item 3).
  */
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import { before, it } from 'node:test';
-import { describeEachEngine, PROJECT_A, TOKENS } from '../helpers.js';
+import net, { type AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { before, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/context.js';
+import { buildTestApp, createTestApp, describeEachEngine, engines, PROJECT_A, TOKENS, writeTestCredentials } from '../helpers.js';
 import { exchange, parseResponses, type RawResponse } from '../raw-http.js';
 
 /** Asserts a 32-hex X-Request-Id and, for an error, the gateway's APIGW body carrying the same id. */
@@ -84,4 +88,49 @@ describeEachEngine('raw HTTP the parser sees', (server) => {
     const { raw } = await exchange(port, ['GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
     assertGatewayAnswer(parseResponses(raw)[0] as RawResponse, 200);
   });
+});
+
+describe('a client that hangs up mid-body', () => {
+  for (const engine of engines) {
+    it(`is logged as a client error, never as the store being unavailable, and counts no store error [${engine}]`, async () => {
+      const lines: string[] = [];
+      const stream = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      });
+      const server = await createTestApp(engine, (db, dir) =>
+        loadConfig({ db, auth: 'static', credentials: writeTestCredentials(dir), logLevel: 'silent', port: '0' }, {}),
+      );
+      const logged = await buildTestApp(server.config, { logger: createLogger({ logLevel: 'info' }, stream) });
+      try {
+        await logged.app.listen({ host: '127.0.0.1', port: 0 });
+        const port = (logged.app.server.address() as AddressInfo).port;
+        const head = (token: string) =>
+          `POST /taskcenter/v1/jobs/batch HTTP/1.1\r\nHost: x\r\nX-Auth-Token: ${token}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{`;
+        for (let i = 0; i < 3; i++) {
+          const socket = net.connect({ port, host: '127.0.0.1' });
+          await new Promise<void>((resolve) => socket.on('connect', () => socket.write(head(TOKENS.admin), () => resolve())));
+          await new Promise<void>((resolve) => socket.end(resolve));
+          socket.destroy();
+        }
+        // Until the server has seen all three hang up (each logs a line when it does).
+        for (let tries = 0; tries < 200 && lines.filter((line) => line.includes('broke off')).length < 3; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        const metrics = await logged.app.inject({ url: '/metrics' });
+        assert.match(metrics.body, /^taskcenter_store_errors_total 0$/m);
+        const text = lines.join('');
+        assert.doesNotMatch(text, /store unavailable/);
+        assert.equal(lines.filter((line) => line.includes('broke off')).length, 3, text);
+        for (const line of lines.filter((l) => l.includes('broke off'))) assert.equal(JSON.parse(line).level, 30);
+        const ready = await logged.app.inject({ url: '/readyz' });
+        assert.equal(ready.statusCode, 200, ready.body);
+      } finally {
+        await logged.close();
+        await server.close();
+      }
+    });
+  }
 });
