@@ -3,7 +3,7 @@
  * which tells whether a project's lists changed (src/jobs/listing.ts). Only the one
  * writer writes them (src/jobs/job-writer.ts).
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import { PreparedQuery } from '../db/prepared.js';
 import type { DB } from '../db/schema.js';
 
@@ -20,4 +20,28 @@ const listVersionQuery = new PreparedQuery<{ projectId: string }, { version: num
 export async function listVersion(db: Kysely<DB>, projectId: string): Promise<number> {
   const row = await listVersionQuery.executeTakeFirst(db, { projectId });
   return row?.version ?? 0;
+}
+
+/** Up to `limit` stored jobs with their listing after `after` (from the first when undefined), in key order. */
+export async function scanJobs(db: Kysely<DB>, after: { project_id: string; job_id: string } | undefined, limit: number) {
+  let query = db.selectFrom('jobs').selectAll();
+  if (after !== undefined) query = query.where(sql<SqlBool>`(project_id, job_id) > (${after.project_id}, ${after.job_id})`);
+  return query.orderBy('project_id').orderBy('job_id').limit(limit).execute();
+}
+
+/** A project's non-zero counters. */
+export async function countersOf(db: Kysely<DB>, projectId: string): Promise<Map<string, number>> {
+  const rows = await db.selectFrom('job_counts').select(['bucket', 'n']).where('project_id', '=', projectId).execute();
+  return new Map(rows.filter((r) => Number(r.n) !== 0).map((r) => [r.bucket, Number(r.n)]));
+}
+
+/** Non-zero counters of projects that have no job. */
+export async function orphanCounters(db: Kysely<DB>, limit: number) {
+  return db
+    .selectFrom('job_counts')
+    .select(['project_id', 'bucket', 'n'])
+    .where('n', '<>', 0)
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('jobs').select('job_id').whereRef('jobs.project_id', '=', 'job_counts.project_id'))))
+    .limit(limit)
+    .execute();
 }

@@ -10,6 +10,7 @@ import { it } from 'node:test';
 import { sql, type Transaction } from 'kysely';
 import type { DB } from '../../src/db/schema.js';
 import type { JobChange } from '../../src/jobs/job-writer.js';
+import { checkListings } from '../../src/jobs/listing-check.js';
 import { toJobRow, toReportedJob } from '../../src/jobs/job.js';
 import type { JobDocument } from '../../src/jobs/jobs.schema.js';
 import { findJob } from '../../src/jobs/jobs.store.js';
@@ -147,5 +148,20 @@ describeEachEngine('the one writer', (server) => {
     } finally {
       stop();
     }
+  });
+
+  it('check finds the derived data exact after every write above, and names a counter that drifted', async () => {
+    assert.deepEqual(await checkListings(ctx().db, ctx().writer.listings), {
+      jobs: (await checkListings(ctx().db, ctx().writer.listings)).jobs,
+      drifts: 0,
+      first: [],
+    });
+    const project = freshProject();
+    await inTx((tx) => ctx().writer.put(tx, [row(project, sdrsJob({ job_id: 'd-1' }))]));
+    await sql`update job_counts set n = n + 1 where project_id = ${project} and bucket = 'sdrs type:protected_instances'`.execute(ctx().db.kysely);
+    const report = await checkListings(ctx().db, ctx().writer.listings);
+    assert.equal(report.drifts, 1);
+    assert.deepEqual(report.first, [{ kind: 'count', project_id: project, bucket: 'sdrs type:protected_instances', stored: 2, expected: 1 }]);
+    await sql`update job_counts set n = n - 1 where project_id = ${project} and bucket = 'sdrs type:protected_instances'`.execute(ctx().db.kysely);
   });
 });
