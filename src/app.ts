@@ -55,7 +55,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
 
   installGateway(app);
-  installMetrics(app);
+  installMetrics(app, ctx.metrics);
   // Before authentication and the routes: their store work runs under the deadline.
   installDeadline(app);
   installAuth(app, ctx.auth);

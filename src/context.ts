@@ -10,6 +10,7 @@ import type { Database, StoreLimits } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import { migrate } from './db/migrate.js';
 import { JobWriter } from './jobs/job-writer.js';
+import { Metrics } from './gateway/metrics.js';
 import { JobService } from './jobs/jobs.service.js';
 import { ListCache } from './jobs/list-cache.js';
 import { Listings } from './jobs/listing.js';
@@ -43,6 +44,8 @@ export interface Context {
   /** Sends due webhook deliveries once started (`serve` starts it; tests may). */
   readonly delivery: DeliveryWorker;
   readonly notifyMetrics: NotifyMetrics;
+  /** The process's Prometheus metrics, fed by the app, the store, the page cache and authentication. */
+  readonly metrics: Metrics;
   /** Stops the delivery worker and closes the store; the context is unusable afterwards. */
   close(): Promise<void>;
 }
@@ -103,12 +106,15 @@ export async function createContext(config: Config, options: ContextOptions = {}
       const { applied } = await migrate(db);
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
+    const metrics = new Metrics();
+    metrics.watchStore(() => db.connections());
+    const onLockout = () => metrics.observeLockout();
     const auth: Authenticator =
       config.auth === 'none'
         ? new OpenAuthenticator()
         : config.auth === 'keystone'
-          ? await startKeystoneAuthenticator(config, logger)
-          : new StaticAuthenticator(config.credentials, (message) => logger.warn(message));
+          ? await startKeystoneAuthenticator(config, logger, { onLockout })
+          : new StaticAuthenticator(config.credentials, (message) => logger.warn(message), { onLockout });
     // One budget for the pages of both APIs.
     const pages = new ListCache(config.listCacheMb * 1024 * 1024, (projectId) => listVersion(db.kysely, projectId));
     const secrets = new SecretBox(config.webhookKey);
@@ -129,6 +135,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
         changes.flatMap(({ before, after }) => (after === undefined ? [] : [{ before, after }])),
       );
     });
+    metrics.watchListCache(() => pages.stats);
     return {
       config,
       logger,
@@ -139,6 +146,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
       kps: new KpsService(db, writer, pages),
       projects: new ProjectsService(db),
       auth,
+      metrics,
       notify: new NotifyService(db, secrets, logger, { allowPrivate: config.webhookAllowPrivate }, () => delivery.nudge()),
       outbox,
       delivery,

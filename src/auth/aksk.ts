@@ -357,6 +357,8 @@ export function signatureMatches(request: SignedRequest, auth: AuthorizationPart
 export interface AkskVerifierOptions {
   /** The clock, epoch milliseconds; tests pass a fake one. */
   readonly now?: () => number;
+  /** Hears of each access key locked after bad signatures (the lockout metric). */
+  readonly onLockout?: () => void;
 }
 
 interface Strikes {
@@ -374,12 +376,14 @@ interface Strikes {
 export class AkskVerifier {
   readonly #lookup: AccessKeyLookup;
   readonly #now: () => number;
+  readonly #onLockout: () => void;
   /** Only known keys are tracked, so the map cannot grow with made-up AKs. */
   readonly #strikes = new Map<string, Strikes>();
 
   constructor(lookup: AccessKeyLookup, options: AkskVerifierOptions = {}) {
     this.#lookup = lookup;
     this.#now = options.now ?? Date.now;
+    this.#onLockout = options.onLockout ?? (() => {});
   }
 
   /**
@@ -412,6 +416,7 @@ export class AkskVerifier {
 
     if (!signatureMatches(request, auth, entry.sk, sdkDate)) {
       const locked = this.#strike(auth.access, now);
+      if (locked) this.#onLockout();
       throw unauthenticated(
         locked
           ? `signature mismatch; access key ${quote(auth.access)} is now locked for ${LOCKOUT_MS / 60000} minutes after ${MAX_BAD_SIGNATURES} consecutive bad signatures`

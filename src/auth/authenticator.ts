@@ -29,6 +29,8 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 export interface StaticAuthenticatorOptions {
   /** The clock for AK/SK date windows and lockouts, epoch milliseconds; tests pass a fake one. */
   readonly now?: () => number;
+  /** Hears of each access key locked after bad signatures (the lockout metric). */
+  readonly onLockout?: () => void;
 }
 
 /**

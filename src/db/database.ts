@@ -37,6 +37,8 @@ export interface Database {
    * (readers go on, writers wait; an interrupted `work` leaves nothing).
    */
   exclusively<T>(name: string, work: (batch: Batch) => Promise<T>): Promise<T>;
+  /** The connections at this moment: open, idle among them, and queries waiting for one (the store metrics). */
+  connections(): { readonly open: number; readonly idle: number; readonly waiting: number };
   /** Closes every connection; the handle is unusable afterwards. */
   close(): Promise<void>;
 }

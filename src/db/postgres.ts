@@ -73,6 +73,7 @@ export function openPostgres(url: string, limits: StoreLimits): Database {
           await sql`select pg_advisory_unlock(${key})`.execute(connection);
         }
       }),
+    connections: () => ({ open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await kysely.destroy();
     },

@@ -1,89 +1,226 @@
 /**
- * Prometheus metrics at `GET /metrics`: requests by route, method and status with a
- * latency histogram, jobs ingested by result, and store errors. Kept in process: each
- * server process exposes its own, as Prometheus expects.
+ * Prometheus metrics at `GET /metrics`, kept with prom-client in one registry per
+ * process (each server process exposes its own, as Prometheus expects): requests by
+ * operationId and status with a latency histogram, requests in flight, the store's
+ * connections and errors, the list page cache, jobs reported by result, lockouts,
+ * throttled requests, retention deletions and the process metrics of Node.js.
+ * docs/grafana-dashboard.json charts them; test/gateway/metrics.test.ts runs promtool
+ * on what is served.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { PUBLIC } from './ops.routes.js';
 
-const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** Seconds: from a cached list page (~0.1 ms) to a batch of a thousand jobs (~0.5 s), and a slow store. */
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-/** The requests of one route and method: how many got each status, and how long they took. */
-interface Series {
-  /** The Prometheus labels of the route and method, escaped once. */
-  readonly labels: string;
-  readonly statuses: Map<number, number>;
-  readonly counts: number[];
-  sum: number;
-  count: number;
+/** The label of requests that matched no route, and of routes without an operationId (the console's files, /docs). */
+export const UNMATCHED = 'unmatched';
+export const UNDOCUMENTED = 'other';
+
+/** The store's connections at one moment: open, idle among them, and requests waiting for one. */
+export interface ConnectionStats {
+  readonly open: number;
+  readonly idle: number;
+  readonly waiting: number;
 }
 
-/** The process's counters; methods are cheap enough for every request. */
-export class Metrics {
-  readonly #series = new Map<string, Series>();
-  readonly #ingested = new Map<string, number>();
-  #storeErrors = 0;
-  readonly #faults = new Map<string, number>();
+/** What the list page cache (src/jobs/list-cache.ts) has done so far. */
+export interface ListCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly bytes: number;
+}
 
-  /** Counts one answered request; `route` is the route pattern, never the raw URL. */
-  observeRequest(route: string, method: string, status: number, seconds: number): void {
-    const key = `${method} ${route}`;
-    let series = this.#series.get(key);
+/** The series of one operation: its histogram, and a counter per status seen. */
+interface OperationSeries {
+  readonly duration: Histogram.Internal<'operation'>;
+  readonly statuses: Map<number, Counter.Internal>;
+}
+
+/** The process's metrics; the `observe` methods are cheap enough for every request. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'operation' | 'status'>;
+  readonly #duration: Histogram<'operation'>;
+  readonly #inFlight: Gauge;
+  readonly #reported: Counter<'result'>;
+  readonly #storeErrors: Counter;
+  readonly #lockouts: Counter;
+  readonly #throttled: Counter;
+  readonly #retentionDeleted: Counter;
+  readonly #faults: Counter<'operation'>;
+  readonly #byOperation = new Map<string, OperationSeries>();
+  #connections: () => ConnectionStats = () => ({ open: 0, idle: 0, waiting: 0 });
+  #listCache: () => ListCacheStats = () => ({ hits: 0, misses: 0, bytes: 0 });
+  /** Bound once: a listener per request, no closure per request. */
+  readonly #finished = () => this.#inFlight.dec();
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters (promtool refuses them); the same numbers stay, by type, in nodejs_active_handles and the like.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    this.#requests = new Counter({
+      name: 'taskcenter_http_requests_total',
+      help: 'Requests answered, by operationId and status.',
+      labelNames: ['operation', 'status'],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'taskcenter_http_request_duration_seconds',
+      help: 'Time from a request arriving to its response sent, by operationId.',
+      labelNames: ['operation'],
+      buckets: BUCKETS,
+      registers,
+    });
+    this.#inFlight = new Gauge({ name: 'taskcenter_http_requests_in_flight', help: 'Requests received and not yet answered.', registers });
+    this.#reported = new Counter({
+      name: 'taskcenter_jobs_reported_total',
+      help: 'Job reports processed by the producer API, by result: created, updated, unchanged or rejected.',
+      labelNames: ['result'],
+      registers,
+    });
+    for (const result of ['created', 'updated', 'unchanged', 'rejected']) this.#reported.labels(result).inc(0);
+    this.#storeErrors = new Counter({ name: 'taskcenter_store_errors_total', help: 'Requests answered 503 because the store was unavailable.', registers });
+    this.#lockouts = new Counter({
+      name: 'taskcenter_aksk_lockouts_total',
+      help: 'Access keys locked after too many consecutive bad signatures.',
+      registers,
+    });
+    this.#throttled = new Counter({ name: 'taskcenter_throttled_requests_total', help: 'Requests refused with 429 by the per-principal throttle.', registers });
+    this.#retentionDeleted = new Counter({
+      name: 'taskcenter_retention_deleted_jobs_total',
+      help: 'Finished jobs deleted by retention (--retain-days).',
+      registers,
+    });
+    this.#faults = new Counter({
+      name: 'taskcenter_emulator_faults_fired_total',
+      help: 'Requests the emulator faulted on purpose, by operationId.',
+      labelNames: ['operation'],
+      registers,
+    });
+    // collect() runs with the metric as `this`: the sources are reached through these.
+    const connections = () => this.#connections();
+    const listCache = () => this.#listCache();
+    new Gauge({
+      name: 'taskcenter_store_connections',
+      help: 'Store connections open (PostgreSQL: in the pool; SQLite: its one connection).',
+      registers,
+      collect() {
+        this.set(connections().open);
+      },
+    });
+    new Gauge({
+      name: 'taskcenter_store_connections_idle',
+      help: 'Store connections open and not in use.',
+      registers,
+      collect() {
+        this.set(connections().idle);
+      },
+    });
+    new Gauge({
+      name: 'taskcenter_store_connection_waiters',
+      help: 'Queries waiting for a store connection.',
+      registers,
+      collect() {
+        this.set(connections().waiting);
+      },
+    });
+    // Counted by the cache itself and read at each scrape, so that a hit costs no more than before.
+    new Counter({
+      name: 'taskcenter_list_cache_hits_total',
+      help: 'List pages answered without being read from the store: kept and current, or not modified.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(listCache().hits);
+      },
+    });
+    new Counter({
+      name: 'taskcenter_list_cache_misses_total',
+      help: 'List pages read from the store.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(listCache().misses);
+      },
+    });
+    new Gauge({
+      name: 'taskcenter_list_cache_bytes',
+      help: 'Bytes of rendered list pages kept in memory (bounded by --list-cache-mb).',
+      registers,
+      collect() {
+        this.set(listCache().bytes);
+      },
+    });
+  }
+
+  /** Reads the store's connections at each scrape. */
+  watchStore(connections: () => ConnectionStats): void {
+    this.#connections = connections;
+  }
+
+  /** Reads the list page cache's counters at each scrape. */
+  watchListCache(stats: () => ListCacheStats): void {
+    this.#listCache = stats;
+  }
+
+  /** Counts a request in flight until its response closes (sent, or the connection gone). */
+  requestStarted(reply: FastifyReply): void {
+    this.#inFlight.inc();
+    reply.raw.once('close', this.#finished);
+  }
+
+  /** Counts one answered request; `operation` is the route's operationId (or {@link UNMATCHED}, {@link UNDOCUMENTED}), never the raw URL. */
+  observeRequest(operation: string, status: number, seconds: number): void {
+    let series = this.#byOperation.get(operation);
     if (series === undefined) {
-      series = { labels: `route="${escape(route)}",method="${method}"`, statuses: new Map(), counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.#series.set(key, series);
+      series = { duration: this.#duration.labels(operation), statuses: new Map() };
+      this.#byOperation.set(operation, series);
     }
-    series.statuses.set(status, (series.statuses.get(status) ?? 0) + 1);
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= (BUCKETS[i] as number)) series.counts[i] = (series.counts[i] ?? 0) + 1;
-    series.sum += seconds;
-    series.count += 1;
+    let counter = series.statuses.get(status);
+    if (counter === undefined) {
+      counter = this.#requests.labels(operation, String(status));
+      series.statuses.set(status, counter);
+    }
+    counter.inc();
+    series.duration.observe(seconds);
   }
 
   /** Counts reported jobs by outcome (created, updated, unchanged, rejected). */
   observeIngest(result: string, n = 1): void {
-    this.#ingested.set(result, (this.#ingested.get(result) ?? 0) + n);
+    this.#reported.labels(result).inc(n);
   }
 
   observeStoreError(): void {
-    this.#storeErrors += 1;
+    this.#storeErrors.inc();
+  }
+
+  /** Counts an access key locked after bad signatures. */
+  observeLockout(): void {
+    this.#lockouts.inc();
+  }
+
+  /** Counts a request refused by the throttle. */
+  observeThrottled(): void {
+    this.#throttled.inc();
+  }
+
+  /** Counts jobs deleted by retention. */
+  observeRetentionDeleted(n: number): void {
+    this.#retentionDeleted.inc(n);
   }
 
   /** Counts a request the emulator faulted on purpose (src/emulator/faults.ts), by operationId. */
   observeFault(operation: string): void {
-    this.#faults.set(operation, (this.#faults.get(operation) ?? 0) + 1);
+    this.#faults.labels(operation).inc();
   }
 
   /** The Prometheus text exposition format, version 0.0.4. */
-  render(): string {
-    const lines: string[] = [];
-    lines.push('# HELP taskcenter_http_requests_total Requests answered, by route pattern, method and status.');
-    lines.push('# TYPE taskcenter_http_requests_total counter');
-    for (const { labels, statuses } of this.#series.values()) {
-      for (const [status, n] of statuses) lines.push(`taskcenter_http_requests_total{${labels},status="${status}"} ${n}`);
-    }
-    lines.push('# HELP taskcenter_http_request_duration_seconds Time to answer a request.');
-    lines.push('# TYPE taskcenter_http_request_duration_seconds histogram');
-    for (const { labels, counts, sum, count } of this.#series.values()) {
-      BUCKETS.forEach((le, i) => lines.push(`taskcenter_http_request_duration_seconds_bucket{${labels},le="${le}"} ${counts[i]}`));
-      lines.push(`taskcenter_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${count}`);
-      lines.push(`taskcenter_http_request_duration_seconds_sum{${labels}} ${sum}`);
-      lines.push(`taskcenter_http_request_duration_seconds_count{${labels}} ${count}`);
-    }
-    lines.push('# HELP taskcenter_jobs_ingested_total Job reports processed, by result.');
-    lines.push('# TYPE taskcenter_jobs_ingested_total counter');
-    for (const [result, n] of this.#ingested) lines.push(`taskcenter_jobs_ingested_total{result="${result}"} ${n}`);
-    lines.push('# HELP taskcenter_store_errors_total Requests that failed because the store was unavailable.');
-    lines.push('# TYPE taskcenter_store_errors_total counter');
-    lines.push(`taskcenter_store_errors_total ${this.#storeErrors}`);
-    lines.push('# HELP taskcenter_emulator_faults_fired_total Requests the emulator faulted on purpose, by operationId.');
-    lines.push('# TYPE taskcenter_emulator_faults_fired_total counter');
-    for (const [operation, n] of this.#faults) lines.push(`taskcenter_emulator_faults_fired_total{operation="${escape(operation)}"} ${n}`);
-    return lines.join('\n') + '\n';
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
-}
-
-function escape(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 }
 
 declare module 'fastify' {
@@ -92,13 +229,17 @@ declare module 'fastify' {
   }
 }
 
-/** Decorates the app with a Metrics and counts every response; {@link metricsRoutes} serves them. */
-export function installMetrics(app: FastifyInstance): Metrics {
-  const metrics = new Metrics();
+/** Decorates the app with `metrics` and counts every request; {@link metricsRoutes} serves them. */
+export function installMetrics(app: FastifyInstance, metrics: Metrics): Metrics {
   app.decorate('metrics', metrics);
   // Hooks that finish at once take a callback: an async one costs a promise per request.
+  app.addHook('onRequest', (_request, reply, done) => {
+    metrics.requestStarted(reply);
+    done();
+  });
   app.addHook('onResponse', (request, reply, done) => {
-    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+    const operation = request.routeOptions.schema?.operationId ?? (request.routeOptions.url === undefined ? UNMATCHED : UNDOCUMENTED);
+    metrics.observeRequest(operation, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
   return metrics;
@@ -122,6 +263,6 @@ export function metricsRoutes(app: FastifyInstance, more: readonly (() => string
         response: { 200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } },
       },
     },
-    async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render() + more.map((render) => render()).join('')),
+    async (_request, reply) => reply.type(metrics.registry.contentType).send((await metrics.render()) + more.map((render) => render()).join('')),
   );
 }

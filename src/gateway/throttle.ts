@@ -45,10 +45,12 @@ export async function installThrottle(app: FastifyInstance, ratePerSecond: numbe
     // Only the refusal says when to come back; answers under the limit carry no extra headers.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
     addHeaders: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false, 'retry-after': true },
-    errorResponseBuilder: (request) =>
-      new ServiceError(
+    errorResponseBuilder: (request) => {
+      request.server.metrics.observeThrottled();
+      return new ServiceError(
         'throttled',
         `The throttling threshold has been reached: policy user over ratelimit, limit:${ratePerSecond}, time:1 second (principal ${quote(principalOf(request)?.name ?? '')})`,
-      ),
+      );
+    },
   });
 }
