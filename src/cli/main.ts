@@ -20,6 +20,7 @@ const COMMANDS: readonly { name: string; summary: string; load(): Promise<Comman
     summary: 'add a principal (token and/or AK/SK) to a static credentials file',
     load: async () => (await import('./credentials.js')).credentialsCommand,
   },
+  { name: 'check', summary: "prove the lists' counters and items equal what the rows say", load: async () => (await import('./check.js')).checkCommand },
   { name: 'seed', summary: 'fill a database with realistic synthetic jobs, at scale', load: async () => (await import('./seed.js')).seedCommand },
   {
     name: 'export',
