@@ -43,10 +43,7 @@ export default tseslint.config(
     plugins: { local },
     rules: {
       // import-x/no-cycle skips `import type`; this one counts every import.
-      // OFF until the one cycle it finds today is gone: db/database.ts <-> db/postgres.ts,
-      // db/sqlite.ts (the Database interface beside the factory that opens its engines;
-      // issue 9 item 6 moves the factory out). Turned on when that is on main.
-      'local/no-import-cycle': 'off',
+      'local/no-import-cycle': 'error',
       'local/layers': 'error',
       'local/db-imports-no-domain': 'error',
       'local/jobs-imports-no-dialect': 'error',
