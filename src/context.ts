@@ -4,7 +4,9 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { OpenAuthenticator, StaticAuthenticator, type Authenticator } from './auth/authenticator.js';
+import type { AkskVerifierOptions } from './auth/aksk.js';
 import { startKeystoneAuthenticator } from './auth/keystone.js';
+import { StoreLockout } from './auth/lockout.store.js';
 import type { Config } from './config.js';
 import type { Database, StoreLimits } from './db/database.js';
 import { openDatabase } from './db/open.js';
@@ -108,13 +110,20 @@ export async function createContext(config: Config, options: ContextOptions = {}
     }
     const metrics = new Metrics();
     metrics.watchStore(() => db.connections());
-    const onLockout = () => metrics.observeLockout();
+    // AK/SK failures are counted in the store, so every process agrees on a lockout.
+    const signatures: AkskVerifierOptions = {
+      lockout: new StoreLockout(db),
+      onLockout: ({ accessKey, address, failures, lockedUntil }) => {
+        metrics.observeLockout();
+        logger.warn({ access_key: accessKey, address, failures, locked_until: new Date(lockedUntil).toISOString() }, 'access key locked after bad signatures');
+      },
+    };
     const auth: Authenticator =
       config.auth === 'none'
         ? new OpenAuthenticator()
         : config.auth === 'keystone'
-          ? await startKeystoneAuthenticator(config, logger, { onLockout })
-          : new StaticAuthenticator(config.credentials, (message) => logger.warn(message), { onLockout });
+          ? await startKeystoneAuthenticator(config, logger, signatures)
+          : new StaticAuthenticator(config.credentials, (message) => logger.warn(message), signatures);
     // One budget for the pages of both APIs.
     const pages = new ListCache(config.listCacheMb * 1024 * 1024, (projectId) => listVersion(db.kysely, projectId));
     const secrets = new SecretBox(config.webhookKey);

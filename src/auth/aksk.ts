@@ -19,13 +19,14 @@ import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError, quote } from '../errors.js';
 import { hashToken } from './credentials.js';
+import type { Lockout } from './lockout.store.js';
 import type { AccessKeyEntry, Principal } from './principal.js';
 
 /** The only signing algorithm accepted, and the scheme word of its Authorization header. */
 export const ALGORITHM = 'SDK-HMAC-SHA256';
 /** How far X-Sdk-Date may be from the server's clock, either way. */
 export const DATE_WINDOW_MS = 15 * 60 * 1000;
-/** Consecutive bad signatures after which an access key is refused for {@link LOCKOUT_MS}. */
+/** Consecutive bad signatures from one address after which the access key is refused there for {@link LOCKOUT_MS}. */
 export const MAX_BAD_SIGNATURES = 5;
 export const LOCKOUT_MS = 5 * 60 * 1000;
 /** The payload hash a client uses when it chose not to sign the body. */
@@ -41,6 +42,8 @@ export interface SignedRequest {
   readonly body: Buffer;
   /** The path's `{project_id}`, when the route has one: X-Project-Id must then match it. */
   readonly projectId?: string | undefined;
+  /** The client's address, which the lockout counts failures by (with the access key). */
+  readonly address?: string | undefined;
 }
 
 /** Finds an access key; undefined when there is no such key. */
@@ -357,32 +360,32 @@ export function signatureMatches(request: SignedRequest, auth: AuthorizationPart
 export interface AkskVerifierOptions {
   /** The clock, epoch milliseconds; tests pass a fake one. */
   readonly now?: () => number;
-  /** Hears of each access key locked after bad signatures (the lockout metric). */
-  readonly onLockout?: () => void;
+  /** Where bad signatures are counted (src/auth/lockout.store.ts); without one, nothing locks. */
+  readonly lockout?: Lockout;
+  /** Hears of each lockout once, when it starts: the access key (never the SK), the address, until when. */
+  readonly onLockout?: (event: { accessKey: string; address: string; failures: number; lockedUntil: number }) => void;
 }
 
-interface Strikes {
-  count: number;
-  /** Epoch ms until which the key is refused; 0 when it is not locked. */
-  lockedUntil: number;
-}
+/** The address failures are counted under when the request's is not known. */
+const UNKNOWN_ADDRESS = 'unknown';
 
 /**
  * Verifies `SDK-HMAC-SHA256` signatures against the keys `lookup` finds, and locks a key
  * for 5 minutes after 5 consecutive bad signatures, as Huawei's gateway does (a good
- * signature resets the count). The lockout is per process: several server processes each
- * count on their own.
+ * signature resets the count) -- but only for the client address they came from: an AK
+ * is not a secret, so anyone could otherwise lock a producer out from anywhere. The
+ * counts are kept in the store, so every server process agrees on them.
  */
 export class AkskVerifier {
   readonly #lookup: AccessKeyLookup;
   readonly #now: () => number;
-  readonly #onLockout: () => void;
-  /** Only known keys are tracked, so the map cannot grow with made-up AKs. */
-  readonly #strikes = new Map<string, Strikes>();
+  readonly #lockout: Lockout | undefined;
+  readonly #onLockout: NonNullable<AkskVerifierOptions['onLockout']>;
 
   constructor(lookup: AccessKeyLookup, options: AkskVerifierOptions = {}) {
     this.#lookup = lookup;
     this.#now = options.now ?? Date.now;
+    this.#lockout = options.lockout;
     this.#onLockout = options.onLockout ?? (() => {});
   }
 
@@ -390,18 +393,22 @@ export class AkskVerifier {
    * The principal of the request's access key; throws `unauthenticated` (401 APIGW.0301)
    * saying why otherwise. Never says what the expected signature was.
    */
-  verify(request: SignedRequest): Principal {
+  async verify(request: SignedRequest): Promise<Principal> {
     const authorization = headerValue(request.headers, 'authorization');
     if (authorization === undefined) throw unauthenticated('no Authorization header');
     const auth = parseAuthorization(authorization);
+    // Only known keys are counted, so the store cannot fill up with made-up AKs.
     const entry = this.#lookup(auth.access);
     if (entry === undefined) throw unauthenticated(`unknown access key ${quote(auth.access)}`);
 
     const now = this.#now();
-    const strikes = this.#strikes.get(auth.access);
-    if (strikes !== undefined && strikes.lockedUntil > now) {
-      const seconds = Math.ceil((strikes.lockedUntil - now) / 1000);
-      throw unauthenticated(`access key ${quote(auth.access)} is locked for another ${seconds} s after ${MAX_BAD_SIGNATURES} consecutive bad signatures`);
+    const address = request.address ?? UNKNOWN_ADDRESS;
+    const state = await this.#lockout?.state(auth.access, address);
+    if (state !== undefined && state.lockedUntil > now) {
+      const seconds = Math.ceil((state.lockedUntil - now) / 1000);
+      throw unauthenticated(
+        `access key ${quote(auth.access)} is locked from this address for another ${seconds} s after ${MAX_BAD_SIGNATURES} consecutive bad signatures`,
+      );
     }
 
     if (!auth.signedHeaders.includes('host')) throw unauthenticated('host must be a signed header');
@@ -415,15 +422,18 @@ export class AkskVerifier {
     }
 
     if (!signatureMatches(request, auth, entry.sk, sdkDate)) {
-      const locked = this.#strike(auth.access, now);
-      if (locked) this.#onLockout();
+      const after = await this.#lockout?.fail(auth.access, address, now, MAX_BAD_SIGNATURES, LOCKOUT_MS);
+      const locked = after !== undefined && after.lockedUntil > now;
+      // Exactly one failure is the one that locks, in whichever process: it is logged once.
+      if (locked && after.failures === MAX_BAD_SIGNATURES) this.#onLockout({ accessKey: auth.access, address, ...after });
       throw unauthenticated(
         locked
-          ? `signature mismatch; access key ${quote(auth.access)} is now locked for ${LOCKOUT_MS / 60000} minutes after ${MAX_BAD_SIGNATURES} consecutive bad signatures`
+          ? `signature mismatch; access key ${quote(auth.access)} is now locked from this address for ${LOCKOUT_MS / 60000} minutes after ${MAX_BAD_SIGNATURES} consecutive bad signatures`
           : 'signature mismatch: check the SK, and that the method, path, query, signed headers and body were sent exactly as signed',
       );
     }
-    this.#strikes.delete(auth.access);
+    // A write only when there is something to forget: a good signature costs one read.
+    if (state !== undefined) await this.#lockout?.clear(auth.access, address);
     if (entry.temporary !== undefined || headerValue(request.headers, 'x-security-token') !== undefined) {
       checkSecurityToken(auth.access, entry, headerValue(request.headers, 'x-security-token'), now);
     }
@@ -433,20 +443,6 @@ export class AkskVerifier {
       throw unauthenticated(`X-Project-Id ${quote(projectHeader)} does not match the project in the path ${quote(request.projectId)}`);
     }
     return entry.principal;
-  }
-
-  /** Counts a bad signature; true when it locked the key. */
-  #strike(ak: string, now: number): boolean {
-    const strikes = this.#strikes.get(ak) ?? { count: 0, lockedUntil: 0 };
-    // A lock that ran out starts a fresh count.
-    if (strikes.lockedUntil !== 0) {
-      strikes.count = 0;
-      strikes.lockedUntil = 0;
-    }
-    strikes.count += 1;
-    if (strikes.count >= MAX_BAD_SIGNATURES) strikes.lockedUntil = now + LOCKOUT_MS;
-    this.#strikes.set(ak, strikes);
-    return strikes.lockedUntil !== 0;
   }
 }
 

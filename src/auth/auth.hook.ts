@@ -38,6 +38,7 @@ export function installAuth(app: FastifyInstance, authenticator: Authenticator):
       headers: request.headers,
       body: request.rawBody ?? EMPTY,
       projectId,
+      address: request.ip,
     });
     request.principal = principal;
     if (action === ANY_ACTION) {

@@ -4,7 +4,7 @@
  * `--auth`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { AkskVerifier, isSignedRequest, unauthenticated, type SignedRequest } from './aksk.js';
+import { AkskVerifier, isSignedRequest, unauthenticated, type AkskVerifierOptions, type SignedRequest } from './aksk.js';
 import { indexCredentials, isExposed, readCredentialsFile, hashToken, type Credentials } from './credentials.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 
@@ -26,12 +26,8 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(value) ? value[0] : value;
 }
 
-export interface StaticAuthenticatorOptions {
-  /** The clock for AK/SK date windows and lockouts, epoch milliseconds; tests pass a fake one. */
-  readonly now?: () => number;
-  /** Hears of each access key locked after bad signatures (the lockout metric). */
-  readonly onLockout?: () => void;
-}
+/** The clock for AK/SK date windows and lockouts, and where the lockout counts (see {@link AkskVerifierOptions}). */
+export type StaticAuthenticatorOptions = AkskVerifierOptions;
 
 /**
  * The credentials file: tokens compared by their SHA-256 hash, and AK/SK signatures

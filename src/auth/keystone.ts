@@ -14,8 +14,8 @@ import { ServiceError } from '../errors.js';
 import { checkJson } from '../validation.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { isSignedRequest } from './aksk.js';
-import { StaticAuthenticator, unauthenticated, type AuthRequest, type Authenticator, type StaticAuthenticatorOptions } from './authenticator.js';
+import { isSignedRequest, type AkskVerifierOptions } from './aksk.js';
+import { StaticAuthenticator, unauthenticated, type AuthRequest, type Authenticator } from './authenticator.js';
 import { hashToken } from './credentials.js';
 import { ACTIONS, type Principal } from './principal.js';
 
@@ -400,12 +400,12 @@ function describe(error: unknown): string {
  * {@link KeystoneAuthenticator.start}). AK/SK signatures are verified against the
  * credentials file when it exists; its tokens are not accepted in this mode.
  */
-export async function startKeystoneAuthenticator(config: Config, logger: Logger, options: StaticAuthenticatorOptions = {}): Promise<KeystoneAuthenticator> {
+export async function startKeystoneAuthenticator(config: Config, logger: Logger, aksk: AkskVerifierOptions = {}): Promise<KeystoneAuthenticator> {
   const { keystoneUrl, keystoneUser, keystonePassword, keystoneProject } = config;
   if (keystoneUrl === null || keystoneUser === null || keystonePassword === null || keystoneProject === null) {
     throw new Error('--auth keystone needs --keystone-url, --keystone-user, --keystone-project and TASKCENTER_KEYSTONE_PASSWORD');
   }
-  const signatures = existsSync(config.credentials) ? new StaticAuthenticator(config.credentials, (message) => logger.warn(message), options) : null;
+  const signatures = existsSync(config.credentials) ? new StaticAuthenticator(config.credentials, (message) => logger.warn(message), aksk) : null;
   if (signatures === null) logger.warn(`no credentials file at ${config.credentials}: AK/SK signatures are refused`);
   const authenticator = new KeystoneAuthenticator({
     url: keystoneUrl,

@@ -22,6 +22,9 @@ export async function migrate(db: Database): Promise<MigrationReport> {
     },
     migrationTableName: 'taskcenter_migrations',
     migrationLockTableName: 'taskcenter_migrations_lock',
+    // Numbers are reserved per issue (0003 to 0006) and land in any order: a database that
+    // has 0005 gets 0004 when it arrives. Each migration touches only its own tables.
+    allowUnorderedMigrations: true,
   });
   const { error, results = [] } = db.engine === 'sqlite' ? await atomically(db, () => migrator.migrateToLatest()) : await migrator.migrateToLatest();
   if (error !== undefined) {

@@ -1,3 +1,4 @@
+import type { AuthFailuresTable } from '../auth/auth-failures.table.js';
 import type { EmulatorStepsTable } from '../emulator/progress.table.js';
 import type { JobCountsTable, JobsTable, ListingColumns, ListVersionsTable } from '../jobs/jobs.table.js';
 import type { DeliveriesTable, DeliveryAttemptsTable, SubscriptionsTable } from '../notify/notify.table.js';
@@ -11,4 +12,5 @@ export interface DB {
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
   emulator_steps: EmulatorStepsTable;
+  auth_failures: AuthFailuresTable;
 }

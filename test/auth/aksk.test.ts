@@ -28,6 +28,9 @@ import {
 } from '../../src/auth/aksk.js';
 import { StaticAuthenticator } from '../../src/auth/authenticator.js';
 import { hashToken } from '../../src/auth/credentials.js';
+import { StoreLockout, type Lockout } from '../../src/auth/lockout.store.js';
+import { openDatabase } from '../../src/db/open.js';
+import { migrate } from '../../src/db/migrate.js';
 import type { Principal } from '../../src/auth/principal.js';
 import type { ServiceError } from '../../src/errors.js';
 
@@ -47,8 +50,20 @@ function verifier(clock: { now: number } = { now: T0 }): AkskVerifier {
         : ak === TEMPORARY.ak
           ? { sk: TEMPORARY.sk, principal: ALICE, temporary: { securityTokenHash: hashToken(TEMPORARY.token), expiresAt: TEMPORARY_EXPIRY } }
           : undefined,
-    { now: () => clock.now },
+    { now: () => clock.now, lockout: freshLockout() },
   );
+}
+
+/** A lockout over a store of its own: a new in-memory SQLite database, migrated before first use. */
+function freshLockout(): Lockout {
+  const db = openDatabase('sqlite::memory:');
+  const ready = migrate(db);
+  const store = new StoreLockout(db);
+  return {
+    state: async (...args) => (await ready, store.state(...args)),
+    fail: async (...args) => (await ready, store.fail(...args)),
+    clear: async (...args) => (await ready, store.clear(...args)),
+  };
 }
 
 /**
@@ -89,8 +104,8 @@ function signed(
   return { method, url, headers, body: Buffer.from(body), projectId: 'proj-a' };
 }
 
-function refusal(fn: () => unknown, reason: RegExp): void {
-  assert.throws(fn, (error: ServiceError) => {
+async function refusal(fn: () => Promise<unknown>, reason: RegExp): Promise<void> {
+  await assert.rejects(fn, (error: ServiceError) => {
     assert.equal(error.kind, 'unauthenticated');
     assert.match(error.message, /^Incorrect IAM authentication information: /);
     assert.match(error.message, reason);
@@ -126,30 +141,30 @@ function sdkSigned(request: {
 }
 
 describe('canonical forms', () => {
-  it('encodes all but A-Z a-z 0-9 - _ . ~, in uppercase hex, including the characters encodeURIComponent spares', () => {
+  it('encodes all but A-Z a-z 0-9 - _ . ~, in uppercase hex, including the characters encodeURIComponent spares', async () => {
     assert.equal(signingEncode("aZ09-_.~ !'()*/+é"), 'aZ09-_.~%20%21%27%28%29%2A%2F%2B%C3%A9');
   });
 
-  it('decodes then re-encodes each path segment and adds the trailing slash', () => {
+  it('decodes then re-encodes each path segment and adds the trailing slash', async () => {
     assert.equal(canonicalUri('/v1/proj-a/jobs/a%2Ab'), '/v1/proj-a/jobs/a%2Ab/');
     assert.equal(canonicalUri('/v1/proj-a/jobs/a*b'), '/v1/proj-a/jobs/a%2Ab/');
     assert.equal(canonicalUri('/v1/proj-a/jobs/%7e'), '/v1/proj-a/jobs/~/');
     assert.equal(canonicalUri('/v1/x/'), '/v1/x/');
   });
 
-  it('sorts query pairs by key then value after decoding, treating + as a space', () => {
+  it('sorts query pairs by key then value after decoding, treating + as a space', async () => {
     assert.equal(canonicalQuery('b=2&a=z&a=y&c'), 'a=y&a=z&b=2&c=');
     assert.equal(canonicalQuery("name=a+b&x=(1)!*'"), 'name=a%20b&x=%281%29%21%2A%27');
     assert.equal(canonicalQuery('name=a%20b'), canonicalQuery('name=a+b'));
     assert.equal(canonicalQuery(''), '');
   });
 
-  it('refuses broken percent-encoding with a reason', () => {
-    refusal(() => canonicalUri('/v1/%E0%A4%A/x'), /path segment '%E0%A4%A' is not valid percent-encoded UTF-8/);
-    refusal(() => canonicalQuery('a=%zz'), /query value '%zz'/);
+  it('refuses broken percent-encoding with a reason', async () => {
+    await refusal(async () => canonicalUri('/v1/%E0%A4%A/x'), /path segment '%E0%A4%A' is not valid percent-encoded UTF-8/);
+    await refusal(async () => canonicalQuery('a=%zz'), /query value '%zz'/);
   });
 
-  it('reads and writes X-Sdk-Date as YYYYMMDDTHHMMSSZ and refuses impossible dates', () => {
+  it('reads and writes X-Sdk-Date as YYYYMMDDTHHMMSSZ and refuses impossible dates', async () => {
     assert.equal(formatSdkDate(T0), '20240517T103000Z');
     assert.equal(parseSdkDate('20240517T103000Z'), T0);
     assert.equal(parseSdkDate('20240231T103000Z'), undefined);
@@ -190,15 +205,15 @@ describe('the official SDK signer', () => {
     },
   ];
   for (const c of cases) {
-    it(`is accepted for ${c.name}`, () => {
+    it(`is accepted for ${c.name}`, async () => {
       const request = sdkSigned(c);
       const at = parseSdkDate(String(request.headers['x-sdk-date']));
       assert.ok(at !== undefined);
-      assert.equal(verifier({ now: at }).verify({ ...request, projectId: 'proj-a' }), ALICE);
+      assert.equal(await verifier({ now: at }).verify({ ...request, projectId: 'proj-a' }), ALICE);
     });
   }
 
-  it('signs what our own signer signs, byte for byte', () => {
+  it('signs what our own signer signs, byte for byte', async () => {
     const request = sdkSigned({ method: 'GET', path: '/v1/proj-a/jobs/j', query: { b: 'x y', a: '1' }, headers: { 'content-type': 'application/json' } });
     const at = parseSdkDate(String(request.headers['x-sdk-date'])) as number;
     const ours = signRequest({ method: 'GET', url: request.url, host: '127.0.0.1:8080', headers: { 'content-type': 'application/json' } }, KEY, at);
@@ -207,52 +222,52 @@ describe('the official SDK signer', () => {
 });
 
 describe('AkskVerifier', () => {
-  it('accepts a good signature and answers with the key principal', () => {
-    assert.equal(verifier().verify(signed()), ALICE);
-    assert.equal(verifier().verify(signed({ method: 'PUT', url: '/taskcenter/v1/projects/proj-a/jobs/j', body: '{"a":1}' })), ALICE);
+  it('accepts a good signature and answers with the key principal', async () => {
+    assert.equal(await verifier().verify(signed()), ALICE);
+    assert.equal(await verifier().verify(signed({ method: 'PUT', url: '/taskcenter/v1/projects/proj-a/jobs/j', body: '{"a":1}' })), ALICE);
   });
 
-  it('refuses a request changed after signing: method, path, query, signed header, body', () => {
+  it('refuses a request changed after signing: method, path, query, signed header, body', async () => {
     // A fresh verifier for each, so that six mismatches do not lock the key.
     const v = { verify: (request: SignedRequest) => verifier().verify(request) };
     const base = signed({ method: 'PUT', url: '/taskcenter/v1/projects/proj-a/jobs/j?x=1', body: '{"status":"FAIL"}' });
-    refusal(() => v.verify({ ...base, method: 'DELETE' }), /signature mismatch/);
-    refusal(() => v.verify({ ...base, url: '/taskcenter/v1/projects/proj-a/jobs/k?x=1' }), /signature mismatch/);
-    refusal(() => v.verify({ ...base, url: '/taskcenter/v1/projects/proj-a/jobs/j?x=2' }), /signature mismatch/);
-    refusal(() => v.verify({ ...base, url: '/taskcenter/v1/projects/proj-a/jobs/j' }), /signature mismatch/);
-    refusal(() => v.verify({ ...base, headers: { ...base.headers, host: 'evil:8080' } }), /signature mismatch/);
-    refusal(() => v.verify({ ...base, body: Buffer.from('{"status":"SUCCESS"}') }), /signature mismatch/);
+    await refusal(() => v.verify({ ...base, method: 'DELETE' }), /signature mismatch/);
+    await refusal(() => v.verify({ ...base, url: '/taskcenter/v1/projects/proj-a/jobs/k?x=1' }), /signature mismatch/);
+    await refusal(() => v.verify({ ...base, url: '/taskcenter/v1/projects/proj-a/jobs/j?x=2' }), /signature mismatch/);
+    await refusal(() => v.verify({ ...base, url: '/taskcenter/v1/projects/proj-a/jobs/j' }), /signature mismatch/);
+    await refusal(() => v.verify({ ...base, headers: { ...base.headers, host: 'evil:8080' } }), /signature mismatch/);
+    await refusal(() => v.verify({ ...base, body: Buffer.from('{"status":"SUCCESS"}') }), /signature mismatch/);
   });
 
-  it('ignores headers that were not signed, and whitespace around signed values', () => {
+  it('ignores headers that were not signed, and whitespace around signed values', async () => {
     const base = signed();
-    assert.equal(verifier().verify({ ...base, headers: { ...base.headers, 'user-agent': 'anything', 'x-project-id': ' proj-a ' } }), ALICE);
+    assert.equal(await verifier().verify({ ...base, headers: { ...base.headers, 'user-agent': 'anything', 'x-project-id': ' proj-a ' } }), ALICE);
   });
 
-  it('refuses a wrong SK and an unknown AK', () => {
-    refusal(() => verifier().verify(signed({}, T0, { ak: KEY.ak, sk: 'wrong' })), /signature mismatch/);
-    refusal(() => verifier().verify(signed({}, T0, { ak: 'NOSUCHAK', sk: KEY.sk })), /unknown access key 'NOSUCHAK'/);
+  it('refuses a wrong SK and an unknown AK', async () => {
+    await refusal(() => verifier().verify(signed({}, T0, { ak: KEY.ak, sk: 'wrong' })), /signature mismatch/);
+    await refusal(() => verifier().verify(signed({}, T0, { ak: 'NOSUCHAK', sk: KEY.sk })), /unknown access key 'NOSUCHAK'/);
   });
 
-  it('never reveals the expected signature', () => {
+  it('never reveals the expected signature', async () => {
     const forged = signed({}, T0, { ak: KEY.ak, sk: 'wrong' });
     const expected = String(signed().headers.authorization).split('Signature=')[1] as string;
     assert.match(expected, /^[0-9a-f]{64}$/);
-    assert.throws(
+    await assert.rejects(
       () => verifier().verify(forged),
       (error: Error) => /signature mismatch/.test(error.message) && !error.message.includes(expected) && !error.message.includes(KEY.sk),
     );
   });
 
-  it('accepts X-Sdk-Date up to 15 minutes either way and refuses beyond', () => {
+  it('accepts X-Sdk-Date up to 15 minutes either way and refuses beyond', async () => {
     const minutes = (n: number) => n * 60 * 1000;
-    assert.equal(verifier({ now: T0 + minutes(15) }).verify(signed()), ALICE);
-    assert.equal(verifier({ now: T0 - minutes(15) }).verify(signed()), ALICE);
-    refusal(() => verifier({ now: T0 + minutes(15) + 1000 }).verify(signed()), /X-Sdk-Date 20240517T103000Z is outside the 15-minute window/);
-    refusal(() => verifier({ now: T0 - minutes(16) }).verify(signed()), /outside the 15-minute window/);
+    assert.equal(await verifier({ now: T0 + minutes(15) }).verify(signed()), ALICE);
+    assert.equal(await verifier({ now: T0 - minutes(15) }).verify(signed()), ALICE);
+    await refusal(() => verifier({ now: T0 + minutes(15) + 1000 }).verify(signed()), /X-Sdk-Date 20240517T103000Z is outside the 15-minute window/);
+    await refusal(() => verifier({ now: T0 - minutes(16) }).verify(signed()), /outside the 15-minute window/);
   });
 
-  it('requires host and x-sdk-date to be signed', () => {
+  it('requires host and x-sdk-date to be signed', async () => {
     const sign = (names: string[]) => {
       const request = signed();
       const canonical = canonicalRequestOf(request, names);
@@ -262,76 +277,76 @@ describe('AkskVerifier', () => {
         headers: { ...request.headers, authorization: `SDK-HMAC-SHA256 Access=${KEY.ak}, SignedHeaders=${names.join(';')}, Signature=${sig}` },
       };
     };
-    refusal(() => verifier().verify(sign(['x-sdk-date'])), /host must be a signed header/);
-    refusal(() => verifier().verify(sign(['host'])), /x-sdk-date must be a signed header/);
-    assert.equal(verifier().verify(sign(['host', 'x-sdk-date'])), ALICE);
+    await refusal(() => verifier().verify(sign(['x-sdk-date'])), /host must be a signed header/);
+    await refusal(() => verifier().verify(sign(['host'])), /x-sdk-date must be a signed header/);
+    assert.equal(await verifier().verify(sign(['host', 'x-sdk-date'])), ALICE);
   });
 
-  it('says what is wrong with a malformed Authorization or date', () => {
+  it('says what is wrong with a malformed Authorization or date', async () => {
     const base = signed();
     const withAuth = (authorization: string) => ({ ...base, headers: { ...base.headers, authorization } });
-    refusal(() => verifier().verify(withAuth('SDK-HMAC-SHA256 SignedHeaders=host, Signature=00')), /no Access=<AK>/);
-    refusal(() => verifier().verify(withAuth(`SDK-HMAC-SHA256 Access=${KEY.ak}, Signature=${'0'.repeat(64)}`)), /no SignedHeaders/);
-    refusal(() => verifier().verify(withAuth(`SDK-HMAC-SHA256 Access=${KEY.ak}, SignedHeaders=host;x-sdk-date, Signature=abc`)), /64 hexadecimal/);
-    refusal(() => verifier().verify({ ...base, headers: { ...base.headers, 'x-sdk-date': '2024-05-17T10:30:00Z' } }), /not a YYYYMMDDTHHMMSSZ UTC time/);
+    await refusal(() => verifier().verify(withAuth('SDK-HMAC-SHA256 SignedHeaders=host, Signature=00')), /no Access=<AK>/);
+    await refusal(() => verifier().verify(withAuth(`SDK-HMAC-SHA256 Access=${KEY.ak}, Signature=${'0'.repeat(64)}`)), /no SignedHeaders/);
+    await refusal(() => verifier().verify(withAuth(`SDK-HMAC-SHA256 Access=${KEY.ak}, SignedHeaders=host;x-sdk-date, Signature=abc`)), /64 hexadecimal/);
+    await refusal(() => verifier().verify({ ...base, headers: { ...base.headers, 'x-sdk-date': '2024-05-17T10:30:00Z' } }), /not a YYYYMMDDTHHMMSSZ UTC time/);
     const { 'x-project-id': _dropped, ...headers } = base.headers;
-    refusal(() => verifier().verify({ ...base, headers }), /signed header 'x-project-id' is not in the request/);
+    await refusal(() => verifier().verify({ ...base, headers }), /signed header 'x-project-id' is not in the request/);
   });
 
-  it('refuses an X-Project-Id that is not the path project, and skips the check on routes without one', () => {
+  it('refuses an X-Project-Id that is not the path project, and skips the check on routes without one', async () => {
     const request = signed({ headers: { 'x-project-id': 'proj-b' } });
-    refusal(() => verifier().verify(request), /X-Project-Id 'proj-b' does not match the project in the path 'proj-a'/);
-    assert.equal(verifier().verify({ ...request, projectId: undefined }), ALICE);
+    await refusal(() => verifier().verify(request), /X-Project-Id 'proj-b' does not match the project in the path 'proj-a'/);
+    assert.equal(await verifier().verify({ ...request, projectId: undefined }), ALICE);
   });
 
-  it('locks a key for 5 minutes after 5 consecutive bad signatures, then lets it in again', () => {
+  it('locks a key for 5 minutes after 5 consecutive bad signatures, then lets it in again', async () => {
     const clock = { now: T0 };
     const v = verifier(clock);
     const bad = () => signed({}, clock.now, { ak: KEY.ak, sk: 'wrong' });
-    for (let i = 1; i <= 4; i++) refusal(() => v.verify(bad()), /signature mismatch: check the SK/);
-    refusal(() => v.verify(bad()), /signature mismatch; access key 'TESTAKTESTAKTESTAK01' is now locked for 5 minutes/);
-    refusal(() => v.verify(signed({}, clock.now)), /is locked for another 300 s after 5 consecutive bad signatures/);
+    for (let i = 1; i <= 4; i++) await refusal(() => v.verify(bad()), /signature mismatch: check the SK/);
+    await refusal(() => v.verify(bad()), /signature mismatch; access key 'TESTAKTESTAKTESTAK01' is now locked from this address for 5 minutes/);
+    await refusal(() => v.verify(signed({}, clock.now)), /is locked from this address for another 300 s after 5 consecutive bad signatures/);
     clock.now += LOCKOUT_MS - 1000;
-    refusal(() => v.verify(signed({}, clock.now)), /is locked for another 1 s/);
+    await refusal(() => v.verify(signed({}, clock.now)), /is locked from this address for another 1 s/);
     clock.now += 1000;
-    assert.equal(v.verify(signed({}, clock.now)), ALICE);
+    assert.equal(await v.verify(signed({}, clock.now)), ALICE);
   });
 
-  it('resets the count on a good signature, and counts only signature mismatches', () => {
+  it('resets the count on a good signature, and counts only signature mismatches', async () => {
     const v = verifier();
     const bad = signed({}, T0, { ak: KEY.ak, sk: 'wrong' });
-    for (let i = 0; i < 4; i++) refusal(() => v.verify(bad), /signature mismatch: check/);
-    assert.equal(v.verify(signed()), ALICE);
-    for (let i = 0; i < 4; i++) refusal(() => v.verify(bad), /signature mismatch: check/);
-    refusal(() => v.verify(signed({}, T0 - 20 * 60 * 1000)), /outside the 15-minute window/);
-    assert.equal(v.verify(signed()), ALICE);
+    for (let i = 0; i < 4; i++) await refusal(() => v.verify(bad), /signature mismatch: check/);
+    assert.equal(await v.verify(signed()), ALICE);
+    for (let i = 0; i < 4; i++) await refusal(() => v.verify(bad), /signature mismatch: check/);
+    await refusal(() => v.verify(signed({}, T0 - 20 * 60 * 1000)), /outside the 15-minute window/);
+    assert.equal(await v.verify(signed()), ALICE);
   });
 });
 
 describe('AkskVerifier on a path with an encoded slash', () => {
   const PATH = '/v1/proj-a/jobs/ab%2Fcd';
 
-  it("accepts the official signers' canonical URI (the whole path decoded, then split) and the segment-wise one", () => {
-    assert.equal(verifier().verify(signedByHand(PATH)), ALICE);
-    assert.equal(verifier().verify(signedByHand(PATH, { segmentwise: true })), ALICE);
-    assert.equal(verifier().verify(signedByHand('/v1/proj-a/jobs/a%2fb%2F%20c')), ALICE);
+  it("accepts the official signers' canonical URI (the whole path decoded, then split) and the segment-wise one", async () => {
+    assert.equal(await verifier().verify(signedByHand(PATH)), ALICE);
+    assert.equal(await verifier().verify(signedByHand(PATH, { segmentwise: true })), ALICE);
+    assert.equal(await verifier().verify(signedByHand('/v1/proj-a/jobs/a%2fb%2F%20c')), ALICE);
   });
 
-  it('never counts a request signed in an accepted form toward the lockout', () => {
+  it('never counts a request signed in an accepted form toward the lockout', async () => {
     const v = verifier();
-    for (let i = 0; i < 8; i++) assert.equal(v.verify(signedByHand(PATH)), ALICE);
+    for (let i = 0; i < 8; i++) assert.equal(await v.verify(signedByHand(PATH)), ALICE);
     // Four bad signatures, then the recipe's form: the count starts again from there.
-    for (let i = 0; i < 4; i++) refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong' })), /signature mismatch: check the SK/);
-    assert.equal(v.verify(signedByHand(PATH)), ALICE);
-    for (let i = 0; i < 4; i++) refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong' })), /signature mismatch: check the SK/);
-    assert.equal(v.verify(signedByHand(PATH, { segmentwise: true })), ALICE);
+    for (let i = 0; i < 4; i++) await refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong' })), /signature mismatch: check the SK/);
+    assert.equal(await v.verify(signedByHand(PATH)), ALICE);
+    for (let i = 0; i < 4; i++) await refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong' })), /signature mismatch: check the SK/);
+    assert.equal(await v.verify(signedByHand(PATH, { segmentwise: true })), ALICE);
   });
 
-  it('counts a signature that fails every accepted form, and locks the key at the fifth', () => {
+  it('counts a signature that fails every accepted form, and locks the key at the fifth', async () => {
     const v = verifier();
-    for (let i = 1; i <= 4; i++) refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong', segmentwise: i % 2 === 0 })), /signature mismatch: check/);
-    refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong' })), /is now locked for 5 minutes/);
-    refusal(() => v.verify(signedByHand(PATH)), /is locked for another 300 s/);
+    for (let i = 1; i <= 4; i++) await refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong', segmentwise: i % 2 === 0 })), /signature mismatch: check/);
+    await refusal(() => v.verify(signedByHand(PATH, { sk: 'wrong' })), /is now locked from this address for 5 minutes/);
+    await refusal(() => v.verify(signedByHand(PATH)), /is locked from this address for another 300 s/);
   });
 });
 
@@ -339,44 +354,44 @@ describe('AkskVerifier with temporary credentials', () => {
   const withToken = (token: string | undefined, at = T0) =>
     signed({ headers: token === undefined ? {} : { 'x-security-token': token } }, at, { ak: TEMPORARY.ak, sk: TEMPORARY.sk });
 
-  it('accepts a temporary key with its security token before it expires', () => {
-    assert.equal(verifier().verify(withToken(TEMPORARY.token)), ALICE);
-    assert.equal(verifier({ now: TEMPORARY_EXPIRY - 1000 }).verify(withToken(TEMPORARY.token, TEMPORARY_EXPIRY - 1000)), ALICE);
+  it('accepts a temporary key with its security token before it expires', async () => {
+    assert.equal(await verifier().verify(withToken(TEMPORARY.token)), ALICE);
+    assert.equal(await verifier({ now: TEMPORARY_EXPIRY - 1000 }).verify(withToken(TEMPORARY.token, TEMPORARY_EXPIRY - 1000)), ALICE);
   });
 
-  it('refuses a temporary key without its token, with a wrong one, or once expired, never echoing a token', () => {
-    refusal(
+  it('refuses a temporary key without its token, with a wrong one, or once expired, never echoing a token', async () => {
+    await refusal(
       () => verifier().verify(withToken(undefined)),
       /access key 'TEMPAKTEMPAKTEMPAK01' is temporary: the request must carry the X-Security-Token issued with it/,
     );
-    refusal(
+    await refusal(
       () => verifier().verify(withToken('forged-security-token')),
       /the X-Security-Token is not the one issued with temporary access key 'TEMPAKTEMPAKTEMPAK01'/,
     );
-    refusal(
+    await refusal(
       () => verifier({ now: TEMPORARY_EXPIRY }).verify(withToken(TEMPORARY.token, TEMPORARY_EXPIRY)),
       /temporary access key 'TEMPAKTEMPAKTEMPAK01' expired at 2024-05-17T11:30:00.000Z/,
     );
     for (const token of ['forged-security-token', TEMPORARY.token]) {
-      assert.throws(
+      await assert.rejects(
         () => verifier({ now: TEMPORARY_EXPIRY + 1 }).verify(withToken(token, TEMPORARY_EXPIRY + 1)),
         (error: Error) => !error.message.includes(token) && !error.message.includes(TEMPORARY.sk),
       );
     }
   });
 
-  it('refuses a permanent key that comes with a security token', () => {
-    refusal(
+  it('refuses a permanent key that comes with a security token', async () => {
+    await refusal(
       () => verifier().verify(signed({ headers: { 'x-security-token': 'any-token' } })),
       /access key 'TESTAKTESTAKTESTAK01' is permanent: a request signed with it must not carry an X-Security-Token/,
     );
   });
 
-  it('checks the security token only once the signature holds, and never counts it toward the lockout', () => {
+  it('checks the security token only once the signature holds, and never counts it toward the lockout', async () => {
     const v = verifier();
-    refusal(() => v.verify(signed({ headers: { 'x-security-token': 'x' } }, T0, { ak: TEMPORARY.ak, sk: 'wrong' })), /signature mismatch/);
-    for (let i = 0; i < 6; i++) refusal(() => v.verify(withToken('forged-security-token')), /is not the one issued/);
-    assert.equal(v.verify(withToken(TEMPORARY.token)), ALICE);
+    await refusal(() => v.verify(signed({ headers: { 'x-security-token': 'x' } }, T0, { ak: TEMPORARY.ak, sk: 'wrong' })), /signature mismatch/);
+    for (let i = 0; i < 6; i++) await refusal(() => v.verify(withToken('forged-security-token')), /is not the one issued/);
+    assert.equal(await v.verify(withToken(TEMPORARY.token)), ALICE);
   });
 });
 

@@ -278,12 +278,12 @@ for (const engine of engines) {
         assert.match(error.errorMsg, /signature mismatch: check the SK/);
       }
       const fifth = await sdkError(forger.call('deleteFailureJob', String(groupA.job_id)));
-      assert.match(fifth.errorMsg, /access key 'MALLORYAKMALLORYAK01' is now locked for 5 minutes after 5 consecutive bad signatures/);
+      assert.match(fifth.errorMsg, /access key 'MALLORYAKMALLORYAK01' is now locked from this address for 5 minutes after 5 consecutive bad signatures/);
       const owner = taskCenterClient(server.url, KEYS.mallory, PROJECT_A);
       const locked = await sdkError(owner.call('deleteFailureJob', String(groupA.job_id)));
       assert.equal(locked.httpStatusCode, 401);
       assert.equal(locked.errorCode, 'APIGW.0301');
-      assert.match(locked.errorMsg, /is locked for another \d+ s after 5 consecutive bad signatures/);
+      assert.match(locked.errorMsg, /is locked from this address for another \d+ s after 5 consecutive bad signatures/);
       assert.deepEqual(await state(), before_, 'other keys still work and nothing changed');
     });
   });
