@@ -1,7 +1,8 @@
 /** The SQL of snapshots: reading every job (of one project, or all) in key order, a page at a time. */
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
-import type { JobRow, JobsTable } from '../jobs/jobs.table.js';
+import { JOB_COLUMNS } from '../jobs/jobs.store.js';
+import type { JobRow } from '../jobs/jobs.table.js';
 
 type Handle = Kysely<DB> | Transaction<DB>;
 
@@ -10,33 +11,6 @@ export interface JobCursor {
   readonly project_id: string;
   readonly job_id: string;
 }
-
-const COLUMN_SET: Readonly<Record<keyof JobsTable, true>> = {
-  project_id: true,
-  job_id: true,
-  service: true,
-  job_type: true,
-  operation: true,
-  status: true,
-  begin_time: true,
-  end_time: true,
-  error_code: true,
-  fail_reason: true,
-  resource_id: true,
-  resource_name: true,
-  resource_type: true,
-  server_group_id: true,
-  entities: true,
-  parent_job_id: true,
-  server_id: true,
-  server_name: true,
-  keypair_name: true,
-  cleared: true,
-  created_at: true,
-  updated_at: true,
-};
-/** The job's own columns, not the listing derived from them: a snapshot holds what was reported and stored. */
-const JOB_COLUMNS = Object.keys(COLUMN_SET) as (keyof JobsTable)[];
 
 /**
  * Up to `limit` jobs after `after` in (project_id, job_id) order, of `projectId` when
