@@ -2,8 +2,6 @@ import { Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
 import { isMissingRelation, isStoreUnavailable, type Database } from './database.js';
 import { migrations } from './migrations/index.js';
 
-/** The last migration in the index: the schema version this code needs. */
-export const LATEST_MIGRATION = Object.keys(migrations).sort().at(-1) as string;
 
 /** What {@link migrate} applied; empty when the schema was already current. */
 export interface MigrationReport {
@@ -46,15 +44,20 @@ function unreachable(error: unknown, reason: string): string {
 }
 
 /**
- * The last migration applied to the database, or null when none was (no migration table):
- * readiness compares it with {@link LATEST_MIGRATION}.
+ * The migrations of the index not applied to the database, in name order: all of them when
+ * it has none (no migration table). Migrations land out of order (a store at 0006 gets 0003
+ * when it arrives), so readiness asks for each one rather than comparing the newest. Names
+ * the database has and the index lacks (a newer server migrated ahead of a rollout) are not
+ * missing: this code needs none of them.
  */
-export async function schemaVersion(db: Database): Promise<string | null> {
+export async function missingMigrations(db: Database): Promise<readonly string[]> {
+  const needed = Object.keys(migrations).sort();
   try {
-    const { rows } = await sql<{ name: string | null }>`select max(name) as name from taskcenter_migrations`.execute(db.kysely);
-    return rows[0]?.name ?? null;
+    const { rows } = await sql<{ name: string }>`select name from taskcenter_migrations`.execute(db.kysely);
+    const applied = new Set(rows.map((r) => r.name));
+    return needed.filter((name) => !applied.has(name));
   } catch (error) {
-    if (isMissingRelation(error)) return null;
+    if (isMissingRelation(error)) return needed;
     throw error;
   }
 }

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { withCancellation } from '../db/cancellation.js';
 import type { Database } from '../db/database.js';
-import { LATEST_MIGRATION, schemaVersion } from '../db/migrate.js';
+import { missingMigrations } from '../db/migrate.js';
 
 /**
  * How long readiness waits for the store before answering 503: an orchestrator's probe
@@ -37,17 +37,16 @@ export function opsRoutes(app: FastifyInstance, db: Database): void {
       handlerTimeout: 2000,
     },
     async (request, reply) => {
-      let version: string | null;
+      let missing: readonly string[];
       try {
-        version = await withinReadinessWait(db);
+        missing = await withinReadinessWait(db);
       } catch (error) {
         request.log.warn({ err: error }, 'readiness check failed');
         return reply.code(503).send({ status: 'store unavailable' });
       }
-      // A newer schema (another server migrated it ahead of a rollout) still has all this one needs.
-      if (version === null || version < LATEST_MIGRATION) {
-        request.log.warn({ version, needed: LATEST_MIGRATION }, 'readiness check failed: schema not migrated');
-        return reply.code(503).send({ status: `schema not migrated (at ${version ?? 'none'}, needs ${LATEST_MIGRATION}): run taskcenter migrate` });
+      if (missing.length > 0) {
+        request.log.warn({ missing }, 'readiness check failed: schema not migrated');
+        return reply.code(503).send({ status: `schema not migrated (missing ${missing.join(', ')}): run taskcenter migrate` });
       }
       return { status: 'ready' };
     },
@@ -55,11 +54,11 @@ export function opsRoutes(app: FastifyInstance, db: Database): void {
 }
 
 /**
- * The schema version, or a rejection after {@link READINESS_WAIT_MS}: the check's store work
+ * The migrations the schema lacks, or a rejection after {@link READINESS_WAIT_MS}: the check's store work
  * is cancelled then, and the answer does not wait for it to end (a SQLite query may be
  * queued behind a transaction waiting for another process's lock).
  */
-function withinReadinessWait(db: Database): Promise<string | null> {
+function withinReadinessWait(db: Database): Promise<readonly string[]> {
   const check = new AbortController();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -67,10 +66,10 @@ function withinReadinessWait(db: Database): Promise<string | null> {
       check.abort(error);
       reject(error);
     }, READINESS_WAIT_MS);
-    withCancellation(check.signal, () => schemaVersion(db)).then(
-      (version) => {
+    withCancellation(check.signal, () => missingMigrations(db)).then(
+      (missing) => {
         clearTimeout(timer);
-        resolve(version);
+        resolve(missing);
       },
       (error: unknown) => {
         clearTimeout(timer);
