@@ -2,7 +2,6 @@ import { Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
 import { isMissingRelation, isStoreUnavailable, type Database } from './database.js';
 import { migrations } from './migrations/index.js';
 
-
 /** What {@link migrate} applied; empty when the schema was already current. */
 export interface MigrationReport {
   readonly applied: readonly string[];
