@@ -82,6 +82,20 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   return [result, Math.round(performance.now() - start)];
 }
 
+/** What `work` rejects with, or undefined when it succeeds. */
+function failureOf(work: Promise<unknown>): Promise<unknown> {
+  return work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
+/** A stall proxy in front of the test PostgreSQL server. */
+function proxyToPostgres(): Promise<StallProxy> {
+  const admin = new URL(PG_ADMIN_URL);
+  return StallProxy.start({ host: admin.hostname, port: Number(admin.port || 5432) });
+}
+
 /** The ids of project A's jobs, read straight from the store. */
 async function storedIds(app: TestApp): Promise<string[]> {
   const rows = await app.ctx.db.kysely.selectFrom('jobs').select('job_id').where('project_id', '=', PROJECT_A).orderBy('job_id').execute();
@@ -98,8 +112,7 @@ const onPostgres = { skip: !engines.includes('postgres') && 'PostgreSQL suites s
 describe('request deadline: a stalled PostgreSQL [postgres]', onPostgres, () => {
   it('answers every route 503 in its format at the deadline, /readyz within 2 s, /healthz all along, and recovers when the network does', async (t) => {
     const database = await freshDatabase('postgres');
-    const admin = new URL(PG_ADMIN_URL);
-    const proxy = await StallProxy.start({ host: admin.hostname, port: Number(admin.port || 5432) });
+    const proxy = await proxyToPostgres();
     const server = await appOn(proxy.route(database.url), '1');
     try {
       assert.equal((await putJob(server.app, PROJECT_A, sdrsJob({ job_id: 'before' }))).statusCode, 201);
@@ -161,8 +174,7 @@ describe('request deadline: a stalled PostgreSQL [postgres]', onPostgres, () => 
 
   it('bounds a statement outside any request on the client, and in transactions on the server too', async (t) => {
     const database = await freshDatabase('postgres');
-    const admin = new URL(PG_ADMIN_URL);
-    const proxy = await StallProxy.start({ host: admin.hostname, port: Number(admin.port || 5432) });
+    const proxy = await proxyToPostgres();
     const db = openDatabase(proxy.route(database.url), { statementTimeoutMs: 500, connectTimeoutMs: 500, busyTimeoutMs: 500 });
     try {
       await migrate(db);
@@ -181,12 +193,7 @@ describe('request deadline: a stalled PostgreSQL [postgres]', onPostgres, () => 
 
       // The client's half: a query sent into a stalled network is abandoned.
       proxy.stall();
-      const [error, ms] = await timed(() =>
-        sql`select 1`.execute(db.kysely).then(
-          () => undefined,
-          (e: unknown) => e,
-        ),
-      );
+      const [error, ms] = await timed(() => failureOf(sql`select 1`.execute(db.kysely)));
       assert.ok(error instanceof StoreTimeoutError, String(error));
       assert.equal(error.message, 'the database did not answer within 500 ms');
       assert.ok(isStoreUnavailable(error));
@@ -203,17 +210,11 @@ describe('request deadline: a stalled PostgreSQL [postgres]', onPostgres, () => 
 
   it('bounds opening a connection to a database that does not answer', async (t) => {
     const database = await freshDatabase('postgres');
-    const admin = new URL(PG_ADMIN_URL);
-    const proxy = await StallProxy.start({ host: admin.hostname, port: Number(admin.port || 5432) });
+    const proxy = await proxyToPostgres();
     const db = openDatabase(proxy.route(database.url), { statementTimeoutMs: 0, connectTimeoutMs: 500, busyTimeoutMs: 500 });
     try {
       proxy.stall();
-      const [error, ms] = await timed(() =>
-        sql`select 1`.execute(db.kysely).then(
-          () => undefined,
-          (e: unknown) => e,
-        ),
-      );
+      const [error, ms] = await timed(() => failureOf(sql`select 1`.execute(db.kysely)));
       assert.ok(isStoreUnavailable(error), String(error));
       report(t, 'opening a connection into the stalled network (connect timeout 500 ms)', ms);
       proxy.resume();
@@ -272,13 +273,9 @@ describe('request deadline: a locked SQLite file [sqlite]', () => {
       other.exec('begin immediate');
       const order: string[] = [];
       const timer = new Promise<void>((resolve) => setTimeout(() => (order.push('timer'), resolve()), 10));
-      const error = await db.kysely
-        .transaction()
-        .execute(async (tx) => sql`insert into list_versions (project_id, version) values ('p', 1)`.execute(tx))
-        .then(
-          () => undefined,
-          (e: unknown) => e,
-        );
+      const error = await failureOf(
+        db.kysely.transaction().execute(async (tx) => sql`insert into list_versions (project_id, version) values ('p', 1)`.execute(tx)),
+      );
       order.push('gave up');
       await timer;
       assert.equal((error as { code?: string }).code, 'SQLITE_BUSY', String(error));
