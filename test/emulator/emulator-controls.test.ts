@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { describeEachEngine, kpsJob, PROJECT_A, PROJECT_B, reportJobs, requestIdOf, sdrsJob, TOKENS } from '../helpers.js';
-import { describeEmulator, type Answer } from './emulator-server.js';
+import { assertListingsExact, describeEmulator, type Answer } from './emulator-server.js';
 
 /** Every emulator route, with a path that would match it. */
 export const EMULATOR_ROUTES: readonly [method: string, path: string, openapiPath: string][] = [
@@ -140,7 +140,9 @@ describeEmulator('emulator on', (server) => {
     assert.deepEqual(throttled.json(), { error_msg: 'slow down', error_code: 'APIGW.0308', request_id: throttled.headers.get('x-request-id') });
     const stored = await server().call('GET', `/taskcenter/v1/projects/${PROJECT_A}/jobs/${String(task.job_id)}`);
     assert.equal(stored.json().failure_cleared, false, 'a faulted delete deleted nothing');
+    await assertListingsExact(server().ctx, 1);
     assert.equal((await server().call('DELETE', path)).status, 200);
+    await assertListingsExact(server().ctx, 1);
     assert.equal((await server().call('DELETE', '/taskcenter/v1/emulator/faults')).status, 204);
   });
 

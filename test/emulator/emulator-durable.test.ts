@@ -12,6 +12,7 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import type { Engine } from '../../src/db/database.js';
 import { buildTestApp, engines, freshDatabase, kpsJob, sdrsJob, TOKENS, writeTestCredentials, type TestApp } from '../helpers.js';
+import { assertListingsExact } from './emulator-server.js';
 
 async function serverOn(url: string, dir: string, init?: string): Promise<TestApp> {
   return buildTestApp(loadConfig({ db: url, credentials: writeTestCredentials(dir), logLevel: 'silent', emulator: '1', init }, {}));
@@ -41,6 +42,7 @@ for (const engine of engines as Engine[]) {
             status = (await second.app.inject({ url: '/v3/dur-a/tasks/dur-1', headers })).json().task_status;
           }
           assert.equal(status, 'SUCCESS_RESET');
+          await assertListingsExact(second.ctx, 1);
         } finally {
           await second.close();
         }
@@ -78,6 +80,7 @@ for (const engine of engines as Engine[]) {
           emulators.reduce((n, e) => n + e!.progression.taken, 0),
           jobs * 2,
         );
+        await assertListingsExact(servers[0]!.ctx, jobs);
       } finally {
         for (const server of servers) await server.close();
         await database.drop();
@@ -119,6 +122,7 @@ for (const engine of engines as Engine[]) {
         );
         const second = await serverOn(database.url, dir, fixtures);
         assert.equal(await exportAll(second), before, 'loading the same files again changes nothing');
+        await assertListingsExact(second.ctx, 4);
         await second.close();
 
         writeFileSync(

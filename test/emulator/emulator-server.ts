@@ -2,9 +2,12 @@
  * A listening server with the emulator on, over a fresh database on one engine, and a
  * small fetch client for it: the emulator suites talk to it as a user's tests would.
  */
+import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { loadConfig, type ConfigInput } from '../../src/config.js';
+import type { Context } from '../../src/context.js';
 import type { Engine } from '../../src/db/database.js';
+import { checkListings } from '../../src/jobs/listing-check.js';
 import { createTestApp, engines, TOKENS, writeTestCredentials, type TestApp } from '../helpers.js';
 
 export interface Answer {
@@ -66,4 +69,13 @@ export function describeEmulator(name: string, suite: (server: () => EmulatorSer
       });
     });
   }
+}
+
+/**
+ * Asserts `taskcenter check` finds no drift in `ctx`'s store (every counter and stored
+ * list item equal to what the rows say) and that it checked `jobs` jobs.
+ */
+export async function assertListingsExact(ctx: Context, jobs: number): Promise<void> {
+  const report = await checkListings(ctx.db, ctx.writer.listings);
+  assert.deepEqual(report, { jobs, drifts: 0, first: [] });
 }

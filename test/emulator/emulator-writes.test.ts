@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { it } from 'node:test';
 import { kpsJob, PROJECT_A, PROJECT_B, reportJobs, sdrsJob, TOKENS } from '../helpers.js';
-import { describeEmulator, type Answer, type EmulatorServer } from './emulator-server.js';
+import { assertListingsExact, describeEmulator, type Answer, type EmulatorServer } from './emulator-server.js';
 
 function nested(answer: Answer, status: number, code: string): string {
   assert.equal(answer.status, status, answer.text);
@@ -48,11 +48,13 @@ describeEmulator('emulator writes', (server) => {
     const list = await server().call('GET', '/v1/reset-a/task-center/failure-jobs');
     assert.deepEqual(list.json(), { failure_jobs: [], count: 0 });
     assert.equal((await server().call('GET', '/v1/reset-b/task-center/failure-jobs?resource_type=protected_instances')).json().count, 1);
+    await assertListingsExact(server().ctx, 1);
     const all = await server().call('POST', '/taskcenter/v1/emulator/reset', { body: {} });
     assert.equal(all.status, 200);
     assert.ok(all.json().deleted_jobs >= 1);
     assert.equal((await server().call('GET', '/v1/reset-b/task-center/failure-jobs?resource_type=protected_instances')).json().count, 0);
     assert.equal((await server().call('GET', '/taskcenter/v1/emulator/export')).text, '');
+    await assertListingsExact(server().ctx, 0);
   });
 
   it('round-trips a snapshot byte for byte, and every list answers as before', async () => {
@@ -90,6 +92,7 @@ describeEmulator('emulator writes', (server) => {
       1,
       'other projects untouched',
     );
+    await assertListingsExact(server().ctx, jobs.length + 1);
   });
 
   it('refuses a bad snapshot naming the line, and stores none of it', async () => {
@@ -123,6 +126,7 @@ describeEmulator('emulator writes', (server) => {
     });
     assert.match(nested(forbidden, 403, 'TASKCENTER.0005'), /^line 2: principal 'alice' has no access to project 'proj-b'/);
     assert.equal((await server().call('GET', `/taskcenter/v1/emulator/export?project_id=${PROJECT_A}`)).text, '');
+    await assertListingsExact(server().ctx, 8);
   });
 
   it('moves a progressing job INIT → RUNNING → FAIL by advance, through every view', async () => {
@@ -176,6 +180,8 @@ describeEmulator('emulator writes', (server) => {
       shown.entities = (await status()).entities;
     }
     assert.equal(shown.entities.sub_jobs[0].status, 'SUCCESS');
+    // The parent and its sub-job are two rows.
+    await assertListingsExact(server().ctx, 10);
   });
 
   it('moves a progressing job by itself, seen INIT, RUNNING, then FAIL', async () => {
@@ -197,6 +203,7 @@ describeEmulator('emulator writes', (server) => {
     }
     assert.deepEqual(seen, ['READY_RESET', 'RUNNING_RESET', 'FAILED_RESET']);
     assert.equal((await server().call('GET', '/v3/prog-b/failed-tasks')).json().total, 1);
+    await assertListingsExact(server().ctx, 11);
   });
 
   it('refuses a progressing job a producer could not report, naming the field', async () => {
