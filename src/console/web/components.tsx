@@ -25,6 +25,16 @@ const STATUS_KEYS: Readonly<Record<JobStatus, MessageKey>> = {
   FAIL: 'status.FAIL',
 };
 
+/** The button that clears one row's failure, named for screen readers by `label`. */
+export function ClearOneButton({ label, onClick }: { label: string; onClick: () => void }) {
+  const { t } = useI18n();
+  return (
+    <button type="button" class="small danger-outline" aria-label={label} onClick={onClick}>
+      {t('action.clear')}
+    </button>
+  );
+}
+
 /** A job status in words and colour (never colour alone). */
 export function StatusBadge({ status }: { status: JobStatus }) {
   const { t } = useI18n();

@@ -5,7 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import { getJson, query, request, seg } from '../api.js';
-import { ConfirmDialog, Empty, ErrorBox, Notice, PageTitle, Pager, Time } from '../components.js';
+import { ClearOneButton, ConfirmDialog, Empty, ErrorBox, Notice, PageTitle, Pager, Time } from '../components.js';
 import { isoOfMillis } from '../format.js';
 import { POLL_MS, useAction, useRead } from '../hooks.js';
 import { useI18n, type I18n } from '../i18n.js';
@@ -123,18 +123,14 @@ export function KpsTasks({ project, kind, params }: { project: string; kind: 'fa
                       </td>
                       {mayClear && (
                         <td>
-                          <button
-                            type="button"
-                            class="small danger-outline"
-                            aria-label={t('kps.clearOneLabel', { id: task.task_id })}
+                          <ClearOneButton
+                            label={t('kps.clearOneLabel', { id: task.task_id })}
                             onClick={() => {
                               setNotice('');
                               action.clearError();
                               setClearing({ kind: 'one', task });
                             }}
-                          >
-                            {t('action.clear')}
-                          </button>
+                          />
                         </td>
                       )}
                     </tr>

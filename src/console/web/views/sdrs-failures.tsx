@@ -6,7 +6,7 @@
  */
 import { useState } from 'preact/hooks';
 import { getJson, query, request, seg } from '../api.js';
-import { ConfirmDialog, Empty, ErrorBox, Notice, PageTitle, Pager, Time } from '../components.js';
+import { ClearOneButton, ConfirmDialog, Empty, ErrorBox, Notice, PageTitle, Pager, Time } from '../components.js';
 import { POLL_MS, useAction, useRead } from '../hooks.js';
 import { useI18n, type MessageKey } from '../i18n.js';
 import { jobPath, navigate, projectPath } from '../router.js';
@@ -208,18 +208,14 @@ export function SdrsFailures({ project, params }: { project: string; params: URL
                       </td>
                       <td>
                         {mayClear && (
-                          <button
-                            type="button"
-                            class="small danger-outline"
-                            aria-label={t('sdrs.clearOneLabel', { id: job.job_id })}
+                          <ClearOneButton
+                            label={t('sdrs.clearOneLabel', { id: job.job_id })}
                             onClick={() => {
                               setNotice('');
                               action.clearError();
                               setClearing({ kind: 'one', job });
                             }}
-                          >
-                            {t('action.clear')}
-                          </button>
+                          />
                         )}
                       </td>
                     </tr>
