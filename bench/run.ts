@@ -330,7 +330,7 @@ async function startServer(
   const node = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
   const child = spawn(
     process.execPath,
-    [...node, BIN, 'serve', '--db', url, '--port', String(port), '--credentials', credentials, '--log-level', 'warn', ...serveFlags],
+    [...node, BIN, 'serve', '--db', url, '--port', String(port), '--credentials', credentials, '--log-level', 'warn', '--drain-seconds', '0', ...serveFlags],
     {
       stdio: ['ignore', 'ignore', 'inherit'],
     },

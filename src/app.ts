@@ -92,7 +92,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  opsRoutes(app, ctx.db);
+  opsRoutes(app, ctx.db, ctx.readiness);
   metricsRoutes(app, [() => ctx.notifyMetrics.render()]);
   jobsRoutes(app, ctx.jobs);
   sdrsRoutes(app, ctx.sdrs);

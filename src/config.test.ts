@@ -52,6 +52,17 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('takes --drain-seconds in seconds, 5 by default, 0 for none, and says what is allowed otherwise', () => {
+    assert.equal(loadConfig({}, {}).drainSeconds, 5);
+    assert.equal(loadConfig({ drainSeconds: '0' }, {}).drainSeconds, 0);
+    assert.equal(loadConfig({ drainSeconds: '0.25' }, {}).drainSeconds, 0.25);
+    assert.equal(loadConfig({}, { TASKCENTER_DRAIN_SECONDS: '30' }).drainSeconds, 30);
+    for (const bad of ['-1', '3601', '1.2345', '5s', '']) {
+      assert.deepEqual(problems({ drainSeconds: bad }), [`--drain-seconds must be a number of seconds between 0 and 3600, got '${bad}'`]);
+    }
+    assert.deepEqual(problems({}, { TASKCENTER_DRAIN_SECONDS: 'x' }), ["TASKCENTER_DRAIN_SECONDS must be a number of seconds between 0 and 3600, got 'x'"]);
+  });
+
   it('takes the flag over the environment over the default', () => {
     const env = { TASKCENTER_PORT: '9000', TASKCENTER_DB: 'sqlite::memory:', TASKCENTER_LOG_LEVEL: 'warn' };
     const config = loadConfig({ port: '9001' }, env);

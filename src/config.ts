@@ -61,6 +61,11 @@ export interface Config {
    * for a connection or a SQLite write lock.
    */
   readonly requestTimeout: number;
+  /**
+   * Seconds a node keeps serving after SIGTERM while `/readyz` answers 503, so a load
+   * balancer moves new requests elsewhere before it stops accepting; 0 stops at once.
+   */
+  readonly drainSeconds: number;
 }
 
 /** Flag values as the command line gives them: strings, unset when absent. */
@@ -91,6 +96,7 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   webhookLease: '60',
   webhookKey: undefined,
   requestTimeout: '10',
+  drainSeconds: '5',
 });
 
 /** The environment variable that backs each setting: `keystoneUrl` → `TASKCENTER_KEYSTONE_URL`. */
@@ -213,6 +219,12 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     problems.push(`${source('requestTimeout')} must be a number of seconds between 0.1 and 3600, got '${timeoutText}'`);
   }
 
+  const drainText = raw('drainSeconds') ?? '';
+  const drainSeconds = Number(drainText);
+  if (!/^\d{1,4}(\.\d{1,3})?$/.test(drainText) || drainSeconds > 3600) {
+    problems.push(`${source('drainSeconds')} must be a number of seconds between 0 and 3600, got '${drainText}'`);
+  }
+
   const credentials = raw('credentials') ?? '';
   if (credentials === '') problems.push(`${source('credentials')} must not be empty`);
 
@@ -242,6 +254,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     webhookLease,
     webhookKey,
     requestTimeout,
+    drainSeconds,
   });
 }
 

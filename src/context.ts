@@ -13,6 +13,7 @@ import { openDatabase } from './db/open.js';
 import { migrate } from './db/migrate.js';
 import { JobWriter } from './jobs/job-writer.js';
 import { Metrics } from './gateway/metrics.js';
+import { Readiness } from './gateway/readiness.js';
 import { JobService } from './jobs/jobs.service.js';
 import { ListCache } from './jobs/list-cache.js';
 import { Listings } from './jobs/listing.js';
@@ -48,6 +49,8 @@ export interface Context {
   readonly notifyMetrics: NotifyMetrics;
   /** The process's Prometheus metrics, fed by the app, the store, the page cache and authentication. */
   readonly metrics: Metrics;
+  /** Whether `/readyz` may say ready: `serve` drains it on SIGTERM before it stops. */
+  readonly readiness: Readiness;
   /** Stops the delivery worker and closes the store; the context is unusable afterwards. */
   close(): Promise<void>;
 }
@@ -156,6 +159,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
       projects: new ProjectsService(db),
       auth,
       metrics,
+      readiness: new Readiness(),
       notify: new NotifyService(db, secrets, logger, { allowPrivate: config.webhookAllowPrivate }, () => delivery.nudge()),
       outbox,
       delivery,

@@ -55,6 +55,8 @@ holds nothing but the demo's own projects: the demo never writes into a real sto
         logLevel: values['log-level'] ?? (terminal ? 'warn' : 'info'),
         // The demo is a local emulator: its controls are always there.
         emulator: '1',
+        // One local process and no load balancer to drain away from: a signal stops it at once.
+        drainSeconds: '0',
       }),
     );
 

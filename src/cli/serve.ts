@@ -30,6 +30,10 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
   --request-timeout S    seconds a request may take before it is answered 503 and its store
                          work cancelled; also bounds each PostgreSQL statement and the wait
                          for a connection or a SQLite write lock (${DEFAULTS.requestTimeout}; ${envName('requestTimeout')})
+  --drain-seconds S      on SIGTERM, seconds /readyz answers 503 while requests are still
+                         served, before the server stops accepting, finishes what is in
+                         flight and exits; 0 stops at once, as SIGINT does
+                         (${DEFAULTS.drainSeconds}; ${envName('drainSeconds')})
   --emulator             serve the emulator controls under /taskcenter/v1/emulator/ (reset,
                          export/import, faults, progressing jobs, request journal); never in
                          production (${envName('emulator')}=1)
@@ -89,8 +93,10 @@ export interface StartOptions {
 }
 
 /**
- * Listens on the configured address and serves until SIGTERM or SIGINT, which drain
- * in-flight requests and close the store. SIGHUP re-reads the credentials.
+ * Listens on the configured address and serves until SIGTERM or SIGINT. SIGTERM first
+ * drains for `--drain-seconds` (`/readyz` answers 503, requests are still served); then,
+ * as at once on SIGINT or a second signal, the server stops accepting, finishes the
+ * requests in flight and closes the store. SIGHUP re-reads the credentials.
  */
 export async function startServer(ctx: Context, io: Io, options: StartOptions = {}): Promise<RunningServer> {
   const { config, logger } = ctx;
@@ -109,6 +115,13 @@ export async function startServer(ctx: Context, io: Io, options: StartOptions = 
       done();
     });
   }
+  // While draining, each response closes its connection, so a keep-alive client reconnects
+  // (through its load balancer) to a node that is staying.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (ctx.readiness.draining) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
@@ -125,10 +138,12 @@ export async function startServer(ctx: Context, io: Io, options: StartOptions = 
   logger.info({ url, db: redactUrl(config.db), auth: config.auth }, 'listening');
 
   const stopped = new Promise<number>((resolve) => {
+    let draining: NodeJS.Timeout | undefined;
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      clearTimeout(draining);
       logger.info({ signal }, 'draining in-flight requests');
       app
         .close()
@@ -149,7 +164,16 @@ export async function startServer(ctx: Context, io: Io, options: StartOptions = 
           process.off('SIGHUP', onHup);
         });
     };
-    const onTerm = () => stop('SIGTERM');
+    // SIGTERM (what orchestrators and rolling restarts send) first drains: /readyz answers
+    // 503 for --drain-seconds while requests are still served, so the load balancer takes
+    // this node out before it stops accepting. SIGINT (Ctrl-C), or a second signal during
+    // the drain, stops at once.
+    const onTerm = () => {
+      if (draining !== undefined || config.drainSeconds === 0) return stop('SIGTERM');
+      ctx.readiness.drain();
+      logger.info({ signal: 'SIGTERM', seconds: config.drainSeconds }, 'draining: /readyz answers 503, requests are still served');
+      draining = setTimeout(() => stop('SIGTERM'), config.drainSeconds * 1000);
+    };
     const onInt = () => stop('SIGINT');
     const onHup = () => {
       try {

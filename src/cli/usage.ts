@@ -52,6 +52,7 @@ export const SERVER_FLAGS: Options = {
   'webhook-retry-delay': { type: 'string' },
   'webhook-lease': { type: 'string' },
   'request-timeout': { type: 'string' },
+  'drain-seconds': { type: 'string' },
 };
 
 /**
@@ -92,6 +93,7 @@ export function configInput(values: Record<string, unknown>): ConfigInput {
     'webhookRetryDelay',
     'webhookLease',
     'requestTimeout',
+    'drainSeconds',
   ] satisfies (keyof Config)[]) {
     const value = values[kebab(key)];
     if (typeof value === 'string') input[key] = value;

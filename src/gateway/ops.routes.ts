@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { withCancellation } from '../db/cancellation.js';
 import type { Database } from '../db/database.js';
 import { missingMigrations } from '../db/migrate.js';
+import type { Readiness } from './readiness.js';
 
 /**
  * How long readiness waits for the store before answering 503: an orchestrator's probe
@@ -16,7 +17,7 @@ const Status = Type.Object({ status: Type.String() });
 /** What OpenAPI says of a route anyone may call: no security requirement, overriding the document's. */
 export const PUBLIC: readonly [] = [];
 
-export function opsRoutes(app: FastifyInstance, db: Database): void {
+export function opsRoutes(app: FastifyInstance, db: Database, readiness: Readiness): void {
   app.get(
     '/healthz',
     { schema: { tags: ['Operations'], operationId: 'CheckHealth', summary: 'The process is up', security: PUBLIC, response: { 200: Status } } },
@@ -29,7 +30,7 @@ export function opsRoutes(app: FastifyInstance, db: Database): void {
       schema: {
         tags: ['Operations'],
         operationId: 'CheckReadiness',
-        summary: 'The store answers and its schema is up to date',
+        summary: 'The store answers, its schema is up to date and the node is not draining',
         security: PUBLIC,
         response: { 200: Status, 503: Status },
       },
@@ -37,6 +38,8 @@ export function opsRoutes(app: FastifyInstance, db: Database): void {
       handlerTimeout: 2000,
     },
     async (request, reply) => {
+      // Stopping: the load balancer should send new requests elsewhere; those that still come are served.
+      if (readiness.draining) return reply.code(503).send({ status: 'draining' });
       let missing: readonly string[];
       try {
         missing = await withinReadinessWait(db);

@@ -55,7 +55,19 @@ describe('taskcenter serve', () => {
     assert.equal(added.code, 0, added.stderr);
     const { token } = JSON.parse(added.stdout) as { token: string };
 
-    const server = startTaskcenter(['serve', '--port', '0', '--db', `sqlite:${join(dir, 'serve.db')}`, '--credentials', file, '--log-level', 'info']);
+    const server = startTaskcenter([
+      'serve',
+      '--drain-seconds',
+      '0',
+      '--port',
+      '0',
+      '--db',
+      `sqlite:${join(dir, 'serve.db')}`,
+      '--credentials',
+      file,
+      '--log-level',
+      'info',
+    ]);
     try {
       const [, url] = await server.waitFor(/"url":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"/);
       const put = (project: string, headers: Record<string, string>) => {

@@ -1,6 +1,7 @@
 /**
- * The real server process (`node bin/taskcenter.js serve`): SIGTERM lets the request in
- * flight finish, closes the store and exits 0; a first start without a credentials file
+ * The real server process (`node bin/taskcenter.js serve`): SIGTERM drains for
+ * --drain-seconds (/readyz 503, requests still served), then lets the request in flight
+ * finish, closes the store and exits 0; a first start without a credentials file
  * creates one (mode 0600) and prints its token once, and that token works.
  */
 import assert from 'node:assert/strict';
@@ -33,7 +34,7 @@ class ServerProcess {
 
   constructor(args: string[]) {
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TASKCENTER_')));
-    this.child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args], { env });
+    this.child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--drain-seconds', '0', ...args], { env });
     this.child.stdout.on('data', (chunk: Buffer) => {
       this.stdout += chunk.toString();
       for (const wake of this.#waiters.splice(0)) wake();
@@ -148,6 +149,103 @@ for (const engine of engines) {
     });
   });
 }
+
+/** GET on a new connection: status, the Connection header and the body. */
+function getOnce(url: string): Promise<{ status: number; connection: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('taskcenter serve: --drain-seconds', () => {
+  const DRAINING = 'draining: /readyz answers 503, requests are still served';
+
+  it('on SIGTERM answers /readyz 503 and keeps serving until the drain ends; a second signal ends it', { timeout: 60_000 }, async () => {
+    // A drain far longer than the test: only the second signal ends it.
+    const server = new ServerProcess(['--db', `sqlite:${join(dir, 'drain.db')}`, '--auth', 'none', '--drain-seconds', '600']);
+    try {
+      const url = await server.url();
+      assert.equal((await getOnce(`${url}/readyz`)).status, 200);
+      const held = sdrsJob({ job_id: 'held-through-the-drain' });
+      const inFlight = halfSentPut(url, `/taskcenter/v1/projects/p1/jobs/${String(held.job_id)}`, {}, JSON.stringify(held));
+      await server.logLine('incoming request');
+      server.child.kill('SIGTERM');
+      assert.deepEqual((await server.logLine(DRAINING)).seconds, 600);
+
+      const ready = await getOnce(`${url}/readyz`);
+      assert.deepEqual([ready.status, JSON.parse(ready.body)], [503, { status: 'draining' }]);
+      assert.equal(ready.connection, 'close', 'a draining node keeps no connection open');
+      const job = sdrsJob({ job_id: 'reported-while-draining' });
+      const put = await fetch(`${url}/taskcenter/v1/projects/p1/jobs/${String(job.job_id)}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(job),
+      });
+      assert.equal(put.status, 201, await put.text());
+      const read = await getOnce(`${url}/taskcenter/v1/projects/p1/jobs/${String(job.job_id)}`);
+      assert.equal(read.status, 200, read.body);
+      assert.equal(read.connection, 'close');
+      assert.equal(server.child.exitCode, null, 'it stopped before the drain ended');
+      assert.ok(!server.logs().some((l) => l.msg === 'draining in-flight requests'), 'it stopped accepting during the drain');
+
+      server.child.kill('SIGTERM');
+      await server.logLine('draining in-flight requests');
+      const response = await inFlight.finish();
+      assert.equal(response.status, 201, response.body);
+      assert.equal(await server.exited, 0, server.stderr);
+      await server.logLine('stopped');
+      await assert.rejects(fetch(`${url}/healthz`), 'it still accepts connections after stopping');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('then stops accepting by itself, finishes the request in flight and exits 0', { timeout: 60_000 }, async () => {
+    const db = `sqlite:${join(dir, 'drain-ends.db')}`;
+    const server = new ServerProcess(['--db', db, '--auth', 'none', '--drain-seconds', '0.5']);
+    const job = sdrsJob({ job_id: 'held-past-the-drain' });
+    try {
+      const url = await server.url();
+      const inFlight = halfSentPut(url, `/taskcenter/v1/projects/p1/jobs/${String(job.job_id)}`, {}, JSON.stringify(job));
+      await server.logLine('incoming request');
+      server.child.kill('SIGTERM');
+      await server.logLine(DRAINING);
+      // The drain ends by itself: no second signal.
+      await server.logLine('draining in-flight requests');
+      const response = await inFlight.finish();
+      assert.equal(response.status, 201, response.body);
+      assert.equal(await server.exited, 0, server.stderr);
+      await server.logLine('stopped');
+    } finally {
+      await server.stop();
+    }
+    const again = new ServerProcess(['--db', db, '--auth', 'none']);
+    try {
+      assert.equal((await getOnce(`${await again.url()}/taskcenter/v1/projects/p1/jobs/${String(job.job_id)}`)).status, 200);
+    } finally {
+      assert.equal(await again.stop(), 0, again.stderr);
+    }
+  });
+
+  it('SIGINT (Ctrl-C) does not drain: it stops at once', { timeout: 60_000 }, async () => {
+    const server = new ServerProcess(['--db', `sqlite:${join(dir, 'drain-int.db')}`, '--auth', 'none', '--drain-seconds', '600']);
+    try {
+      await server.url();
+      server.child.kill('SIGINT');
+      assert.equal(await server.exited, 0, server.stderr);
+      assert.ok(!server.logs().some((l) => l.msg === DRAINING), 'SIGINT drained');
+      assert.equal(server.logs().find((l) => l.msg === 'draining in-flight requests')?.signal, 'SIGINT');
+    } finally {
+      await server.stop();
+    }
+  });
+});
 
 describe('taskcenter serve: requests arriving while it stops', () => {
   it("are refused with 503 in the route's format and a request id, after the request in flight is answered", { timeout: 60_000 }, async () => {

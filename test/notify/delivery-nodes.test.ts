@@ -74,7 +74,20 @@ if (engines.includes('postgres')) {
       receiver = await startReceiver();
       receiver.answers.push('hang');
       // A real server process, over the same database, with leases of 2 s.
-      killed = startTaskcenter(['serve', '--db', first.config.db, '--auth', 'none', '--port', '0', '--webhook-allow-private', '--webhook-lease', '2']);
+      killed = startTaskcenter([
+        'serve',
+        '--db',
+        first.config.db,
+        '--auth',
+        'none',
+        '--port',
+        '0',
+        '--drain-seconds',
+        '0',
+        '--webhook-allow-private',
+        '--webhook-lease',
+        '2',
+      ]);
       await killed.waitFor(/"msg":"listening"/);
       const project = uniqueId('p');
       const subscription = await subscribe(second.app, project, receiver.url, ['job.failed']);
