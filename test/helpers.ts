@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { buildApp } from '../src/app.js';
@@ -272,7 +272,12 @@ export function kpsJob(overrides: Record<string, unknown> = {}): Record<string, 
 }
 
 /** PUTs a job through the producer API as admin and returns the response. */
-export async function putJob(app: FastifyInstance, projectId: string, job: Record<string, unknown>, token: string = TOKENS.admin) {
+export async function putJob(
+  app: FastifyInstance,
+  projectId: string,
+  job: Record<string, unknown>,
+  token: string = TOKENS.admin,
+): Promise<LightMyRequestResponse> {
   return app.inject({
     method: 'PUT',
     url: `/taskcenter/v1/projects/${projectId}/jobs/${String(job.job_id)}`,

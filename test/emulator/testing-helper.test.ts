@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type * as Testing from '../../src/emulator/testing.js';
 import { engines, freshDatabase, sdrsJob } from '../helpers.js';
 
-/** Named in a variable: TypeScript would look for declarations, which the package does not ship. */
+/** Named in a variable: tsc would type it from dist/, the output of the very build compiling this file. */
 const SPECIFIER = 'taskcenter/testing';
 const { startTaskCenter } = (await import(SPECIFIER)) as typeof Testing;
 
