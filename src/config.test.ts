@@ -63,6 +63,22 @@ describe('loadConfig', () => {
     assert.deepEqual(problems({}, { TASKCENTER_DRAIN_SECONDS: 'x' }), ["TASKCENTER_DRAIN_SECONDS must be a number of seconds between 0 and 3600, got 'x'"]);
   });
 
+  it('takes --retain-days as whole days, off by default, 0 or off for off, and says what is allowed otherwise', () => {
+    assert.equal(loadConfig({}, {}).retainDays, null);
+    assert.equal(loadConfig({ retainDays: '90' }, {}).retainDays, 90);
+    assert.equal(loadConfig({}, { TASKCENTER_RETAIN_DAYS: '7' }).retainDays, 7);
+    assert.equal(loadConfig({ retainDays: '0' }, { TASKCENTER_RETAIN_DAYS: '7' }).retainDays, null);
+    assert.equal(loadConfig({ retainDays: 'off' }, {}).retainDays, null);
+    for (const bad of ['-1', '1.5', '30d', '', '36501', 'never']) {
+      assert.deepEqual(problems({ retainDays: bad }), [
+        `--retain-days must be a whole number of days between 1 and 36500 (0 or off keeps every job), got '${bad}'`,
+      ]);
+    }
+    assert.deepEqual(problems({}, { TASKCENTER_RETAIN_DAYS: 'x' }), [
+      "TASKCENTER_RETAIN_DAYS must be a whole number of days between 1 and 36500 (0 or off keeps every job), got 'x'",
+    ]);
+  });
+
   it('takes the flag over the environment over the default', () => {
     const env = { TASKCENTER_PORT: '9000', TASKCENTER_DB: 'sqlite::memory:', TASKCENTER_LOG_LEVEL: 'warn' };
     const config = loadConfig({ port: '9001' }, env);

@@ -66,6 +66,12 @@ export interface Config {
    * balancer moves new requests elsewhere before it stops accepting; 0 stops at once.
    */
   readonly drainSeconds: number;
+  /**
+   * Days a finished job is kept after its end before retention deletes it (with its
+   * sub-jobs; a failure still in a list is kept however old), and delivered webhook
+   * deliveries after they settled; null (the default) keeps everything.
+   */
+  readonly retainDays: number | null;
 }
 
 /** Flag values as the command line gives them: strings, unset when absent. */
@@ -97,6 +103,7 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   webhookKey: undefined,
   requestTimeout: '10',
   drainSeconds: '5',
+  retainDays: undefined,
 });
 
 /** The environment variable that backs each setting: `keystoneUrl` → `TASKCENTER_KEYSTONE_URL`. */
@@ -225,6 +232,12 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     problems.push(`${source('drainSeconds')} must be a number of seconds between 0 and 3600, got '${drainText}'`);
   }
 
+  const retainText = raw('retainDays');
+  const retainDays = retainText === undefined || retainText === 'off' || retainText === '0' ? null : Number(retainText);
+  if (retainDays !== null && (!/^\d{1,5}$/.test(retainText ?? '') || retainDays > 36500)) {
+    problems.push(`${source('retainDays')} must be a whole number of days between 1 and 36500 (0 or off keeps every job), got '${retainText}'`);
+  }
+
   const credentials = raw('credentials') ?? '';
   if (credentials === '') problems.push(`${source('credentials')} must not be empty`);
 
@@ -255,6 +268,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     webhookKey,
     requestTimeout,
     drainSeconds,
+    retainDays,
   });
 }
 

@@ -16,10 +16,12 @@ import { Metrics } from './gateway/metrics.js';
 import { Readiness } from './gateway/readiness.js';
 import { JobService } from './jobs/jobs.service.js';
 import { ListCache } from './jobs/list-cache.js';
+import { RetentionService } from './jobs/retention.service.js';
 import { Listings } from './jobs/listing.js';
 import { listVersion } from './jobs/listing.store.js';
 import { kpsListing } from './kps/kps.listing.js';
 import { KpsService } from './kps/kps.service.js';
+import { deleteDelivered } from './notify/deliveries.store.js';
 import { DeliveryWorker } from './notify/delivery.js';
 import { NotifyMetrics } from './notify/notify.metrics.js';
 import { NotifyService } from './notify/notify.service.js';
@@ -51,7 +53,9 @@ export interface Context {
   readonly metrics: Metrics;
   /** Whether `/readyz` may say ready: `serve` drains it on SIGTERM before it stops. */
   readonly readiness: Readiness;
-  /** Stops the delivery worker and closes the store; the context is unusable afterwards. */
+  /** Deletes old finished jobs and delivered deliveries once started (`serve` starts it); null without `--retain-days`. */
+  readonly retention: RetentionService | null;
+  /** Stops the delivery worker and retention and closes the store; the context is unusable afterwards. */
   close(): Promise<void>;
 }
 
@@ -148,6 +152,14 @@ export async function createContext(config: Config, options: ContextOptions = {}
       );
     });
     metrics.watchListCache(() => pages.stats);
+    const retention =
+      config.retainDays === null
+        ? null
+        : new RetentionService(db, writer, logger, {
+            days: config.retainDays,
+            more: [{ name: 'deliveries', deleteBatch: deleteDelivered }],
+            onDeleted: (n) => metrics.observeRetentionDeleted(n),
+          });
     return {
       config,
       logger,
@@ -164,7 +176,9 @@ export async function createContext(config: Config, options: ContextOptions = {}
       outbox,
       delivery,
       notifyMetrics,
+      retention,
       async close() {
+        await retention?.stop();
         await delivery.stop();
         await db.close();
       },

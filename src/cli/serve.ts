@@ -34,6 +34,10 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
                          served, before the server stops accepting, finishes what is in
                          flight and exits; 0 stops at once, as SIGINT does
                          (${DEFAULTS.drainSeconds}; ${envName('drainSeconds')})
+  --retain-days N        delete finished jobs (with their sub-jobs) whose end is more than N
+                         days old, except failures still in a list, and webhook deliveries
+                         delivered more than N days ago; checked 30 s after start, then
+                         hourly (off: keep everything; ${envName('retainDays')})
   --emulator             serve the emulator controls under /taskcenter/v1/emulator/ (reset,
                          export/import, faults, progressing jobs, request journal); never in
                          production (${envName('emulator')}=1)
@@ -131,6 +135,8 @@ export async function startServer(ctx: Context, io: Io, options: StartOptions = 
   }
   // Every node delivers webhooks: deliveries are claimed under leases, so nodes share them.
   ctx.delivery.start();
+  // Every node runs retention rounds; a store-wide lock lets one of them delete at a time.
+  ctx.retention?.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

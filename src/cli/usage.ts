@@ -53,6 +53,7 @@ export const SERVER_FLAGS: Options = {
   'webhook-lease': { type: 'string' },
   'request-timeout': { type: 'string' },
   'drain-seconds': { type: 'string' },
+  'retain-days': { type: 'string' },
 };
 
 /**
@@ -94,6 +95,7 @@ export function configInput(values: Record<string, unknown>): ConfigInput {
     'webhookLease',
     'requestTimeout',
     'drainSeconds',
+    'retainDays',
   ] satisfies (keyof Config)[]) {
     const value = values[kebab(key)];
     if (typeof value === 'string') input[key] = value;

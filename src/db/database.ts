@@ -37,6 +37,14 @@ export interface Database {
    * (readers go on, writers wait; an interrupted `work` leaves nothing).
    */
   exclusively<T>(name: string, work: (batch: Batch) => Promise<T>): Promise<T>;
+  /**
+   * Takes the store-wide lock `name` for the rest of transaction `tx` if no other
+   * transaction holds it, and says whether it did: on PostgreSQL a transaction-level
+   * advisory lock (`pg_try_advisory_xact_lock`: never waits, released at commit or
+   * rollback, and so safe through PgBouncer in transaction pooling mode); on SQLite always
+   * true, since the write transaction already excludes every other writer of the file.
+   */
+  tryLock(tx: Transaction<DB>, name: string): Promise<boolean>;
   /** The connections at this moment: open, idle among them, and queries waiting for one (the store metrics). */
   connections(): { readonly open: number; readonly idle: number; readonly waiting: number };
   /** Closes every connection; the handle is unusable afterwards. */

@@ -11,6 +11,7 @@ import {
   type Dialect,
   type PostgresPool,
   type PostgresPoolClient,
+  type Transaction,
   type TransactionSettings,
 } from 'kysely';
 import { StoreTimeoutError, cancellationSignal, cancelled } from './cancellation.js';
@@ -73,6 +74,10 @@ export function openPostgres(url: string, limits: StoreLimits): Database {
           await sql`select pg_advisory_unlock(${key})`.execute(connection);
         }
       }),
+    async tryLock(tx: Transaction<DB>, name: string): Promise<boolean> {
+      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${lockKey(name)}) as locked`.execute(tx);
+      return rows[0]?.locked === true;
+    },
     connections: () => ({ open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await kysely.destroy();

@@ -83,6 +83,8 @@ export function openSqlite(path: string, limits: StoreLimits): Database {
         }
       }
     },
+    // BEGIN IMMEDIATE took the file's write lock: no other transaction writes until this one ends.
+    tryLock: async () => true,
     // One connection, used synchronously: between two turns of the event loop it is idle.
     connections: () => ({ open: 1, idle: 1, waiting: 0 }),
     async close() {

@@ -177,14 +177,28 @@ export interface DeleteSelection {
   readonly limit: number;
 }
 
-/** Up to `limit` jobs to delete, in key order, locked. */
+/**
+ * Up to `limit` jobs to delete, locked: in key order, or, selecting by end time, oldest
+ * first from `jobs_finished_unlisted` (migration 0007: a round reads what it deletes, not
+ * every job) and passing over rows another transaction holds (PostgreSQL), which a later
+ * round finds again, so that retention never waits behind a request.
+ */
 export async function selectToDelete(tx: Transaction<DB>, selection: DeleteSelection): Promise<JobRow[]> {
   let query = tx.selectFrom('jobs').select(JOB_COLUMNS);
   if (selection.projectId !== undefined) query = query.where('project_id', '=', selection.projectId);
-  if (selection.finishedBefore !== undefined) {
-    query = query.where('parent_job_id', 'is', null).where('list', 'is', null).where('end_time', '<', selection.finishedBefore);
-  }
-  return query.orderBy('project_id').orderBy('job_id').limit(selection.limit).forUpdate().execute();
+  if (selection.finishedBefore === undefined) return query.orderBy('project_id').orderBy('job_id').limit(selection.limit).forUpdate().execute();
+  return query
+    .where('parent_job_id', 'is', null)
+    .where('list', 'is', null)
+    .where('end_time', 'is not', null)
+    .where('end_time', '<', selection.finishedBefore)
+    .orderBy('end_time')
+    .orderBy('project_id')
+    .orderBy('job_id')
+    .limit(selection.limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
 }
 
 /** The sub-jobs of some jobs of one project, locked. */

@@ -245,10 +245,12 @@ export class JobWriter {
       if (batch <= 0) break;
       const rows = await selectToDelete(tx, { projectId, finishedBefore, limit: batch });
       selected += rows.length;
-      const doomed = [...rows];
+      // By end time only what the listing rule puts in no list: the stored `list` said so when
+      // the row was written, and this says so for the code running now.
+      const doomed = finishedBefore === undefined ? [...rows] : rows.filter((row) => this.listings.listOf(row) === null);
       if (finishedBefore !== undefined) {
         const parents = new Map<string, string[]>();
-        for (const row of rows) parents.set(row.project_id, [...(parents.get(row.project_id) ?? []), row.job_id]);
+        for (const row of doomed) parents.set(row.project_id, [...(parents.get(row.project_id) ?? []), row.job_id]);
         for (const [project, ids] of parents) doomed.push(...(await lockSubJobs(tx, project, ids)));
       }
       await deleteJobs(tx, doomed);
@@ -257,7 +259,8 @@ export class JobWriter {
         tx,
         doomed.map((before) => ({ before, after: undefined })),
       );
-      if (rows.length < batch) break;
+      // A batch of nothing but rows the listing rule keeps would be selected again and again.
+      if (rows.length < batch || doomed.length === 0) break;
     }
     return deleted;
   }

@@ -227,3 +227,20 @@ export async function oldestPending(db: Handle): Promise<number | null> {
   const row = await db.selectFrom('deliveries').select('created_at').where('state', '=', 'pending').orderBy('created_at').limit(1).executeTakeFirst();
   return row === undefined ? null : Number(row.created_at);
 }
+
+/**
+ * Deletes up to `limit` deliveries delivered before `settledBefore` (epoch ms), oldest
+ * first, with their attempt log (the foreign key cascades); resolves to how many.
+ * Retention's (src/jobs/retention.service.ts): pending deliveries are still to be sent
+ * and dead ones wait for someone to look at them or send them again, so both stay.
+ */
+export async function deleteDelivered(tx: Transaction<DB>, settledBefore: number, limit: number): Promise<number> {
+  const { numDeletedRows } = await tx
+    .deleteFrom('deliveries')
+    .where('id', 'in', (eb) =>
+      eb.selectFrom('deliveries').select('id').where('state', '=', 'delivered').where('settled_at', '<', settledBefore).orderBy('settled_at').limit(limit),
+    )
+    .where('state', '=', 'delivered')
+    .executeTakeFirst();
+  return Number(numDeletedRows);
+}

@@ -56,6 +56,7 @@ describe('taskcenter usage', () => {
   it('refuses every bad flag value with exit code 2 and a message naming it', async () => {
     const cases: [string[], RegExp][] = [
       [['serve', '--port', 'abc'], /--port must be an integer between 0 and 65535, got 'abc'/],
+      [['serve', '--retain-days', '1w'], /--retain-days must be a whole number of days between 1 and 36500 \(0 or off keeps every job\), got '1w'/],
       [['demo', '--port', '-1'], /--port/],
       [['demo', '--db', 'nowhere'], /--db must be sqlite:<path>/],
       [['migrate', '--db', 'mysql://x'], /--db must be sqlite:<path>/],

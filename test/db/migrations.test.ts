@@ -50,7 +50,13 @@ for (const engine of engines as Engine[]) {
         const created = await tables(db);
         for (const table of ['jobs', 'job_counts', 'list_versions', 'taskcenter_migrations', 'taskcenter_migrations_lock'])
           assert.ok(created.includes(table), created.join(', '));
-        assert.deepEqual(await indexes(db), ['jobs_kps_tasks', 'jobs_sdrs_failures_by_group', 'jobs_sdrs_failures_by_type', 'jobs_sub_jobs']);
+        assert.deepEqual(await indexes(db), [
+          'jobs_finished_unlisted',
+          'jobs_kps_tasks',
+          'jobs_sdrs_failures_by_group',
+          'jobs_sdrs_failures_by_type',
+          'jobs_sub_jobs',
+        ]);
 
         const job = sdrsJob();
         const [outcome] = await new JobService(db, new JobWriter(createListings())).reportBatch(ANONYMOUS, [{ project_id: 'p', ...job }]);
@@ -73,6 +79,7 @@ for (const engine of engines as Engine[]) {
         // What the first release left: its schema and data, and no later migration.
         for (const later of ['list_versions', 'auth_failures', 'delivery_attempts', 'deliveries', 'subscriptions', 'emulator_steps'])
           await sql`drop table ${sql.id(later)}`.execute(db.kysely);
+        await sql`drop index jobs_finished_unlisted`.execute(db.kysely);
         await sql`delete from taskcenter_migrations where name <> '0001-jobs'`.execute(db.kysely);
 
         assert.deepEqual(await migrate(db), { applied: ALL.slice(1) });
@@ -114,7 +121,13 @@ for (const engine of engines as Engine[]) {
         assert.deepEqual(outputs, [APPLIED_ALL, 'schema already up to date']);
         const db = openDatabase(database.url);
         try {
-          assert.deepEqual(await indexes(db), ['jobs_kps_tasks', 'jobs_sdrs_failures_by_group', 'jobs_sdrs_failures_by_type', 'jobs_sub_jobs']);
+          assert.deepEqual(await indexes(db), [
+            'jobs_finished_unlisted',
+            'jobs_kps_tasks',
+            'jobs_sdrs_failures_by_group',
+            'jobs_sdrs_failures_by_type',
+            'jobs_sub_jobs',
+          ]);
         } finally {
           await db.close();
         }

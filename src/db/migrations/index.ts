@@ -5,6 +5,7 @@ import * as listVersions from './0002-list-versions.js';
 import * as authFailures from './0004-auth-failures.js';
 import * as notifications from './0005-notifications.js';
 import * as emulatorSteps from './0006-emulator-steps.js';
+import * as retention from './0007-retention.js';
 
 /** A migration; it is told the engine for the few things SQL spells differently. */
 export interface EngineMigration {
@@ -18,4 +19,5 @@ export const migrations: Readonly<Record<string, EngineMigration>> = Object.free
   '0004-auth-failures': authFailures,
   '0005-notifications': notifications,
   '0006-emulator-steps': emulatorSteps,
+  '0007-retention': retention,
 });
