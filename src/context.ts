@@ -144,13 +144,18 @@ export async function createContext(config: Config, options: ContextOptions = {}
     // A local write that queued deliveries wakes the local worker; other nodes find them at their next poll.
     const outbox = new Outbox(notifyMetrics, () => setImmediate(() => delivery.nudge()));
     const writer = new JobWriter(createListings());
-    // Events are written with the change that raises them; a deleted job raises none.
-    writer.observe(async (tx, changes) => {
-      await outbox.record(
-        tx,
-        changes.flatMap(({ before, after }) => (after === undefined ? [] : [{ before, after }])),
-      );
-    });
+    // Events are written with the change that raises them; a deleted job raises none, so a
+    // reset deletes without reading the rows (on PostgreSQL, reading them in batches would
+    // pass over every row already deleted in the transaction: quadratic).
+    writer.observe(
+      async (tx, changes) => {
+        await outbox.record(
+          tx,
+          changes.flatMap(({ before, after }) => (after === undefined ? [] : [{ before, after }])),
+        );
+      },
+      { deletions: false },
+    );
     metrics.watchListCache(() => pages.stats);
     const retention =
       config.retainDays === null

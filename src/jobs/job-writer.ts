@@ -63,6 +63,15 @@ export interface JobChange {
  */
 export type JobObserver = (tx: Transaction<DB>, changes: readonly JobChange[]) => Promise<void>;
 
+/** How an observer is told of changes ({@link JobWriter.observe}). */
+export interface ObserveOptions {
+  /**
+   * False when the observer ignores deleted jobs (`after` undefined): deleting a whole
+   * project or everything then skips telling it, and reads none of the rows. Default true.
+   */
+  readonly deletions?: boolean;
+}
+
 /** A stored job and what it becomes. */
 export interface JobUpdate {
   /** The row as stored, read in this transaction ({@link JobWriter.lock}). */
@@ -140,13 +149,17 @@ class ListChanges {
 }
 
 export class JobWriter {
-  readonly #observers = new Set<JobObserver>();
+  readonly #observers = new Map<JobObserver, ObserveOptions>();
 
   constructor(readonly listings: Listings) {}
 
-  /** Adds an observer of every change from now on; returns the function that removes it. */
-  observe(observer: JobObserver): () => void {
-    this.#observers.add(observer);
+  /**
+   * Adds an observer of every change from now on; returns the function that removes it.
+   * One that ignores deleted jobs says so (`deletions: false`), and deleting a whole
+   * project or everything then reads none of the rows it deletes.
+   */
+  observe(observer: JobObserver, options: ObserveOptions = {}): () => void {
+    this.#observers.set(observer, options);
     return () => this.#observers.delete(observer);
   }
 
@@ -226,12 +239,13 @@ export class JobWriter {
   /**
    * Deletes the jobs `filter` selects, with their sub-jobs when it selects by end time;
    * resolves to how many jobs it deleted. Counters and list versions follow; a whole
-   * project (or everything) is deleted in a few statements when no observer is
-   * listening, else in batches whose every job is told to the observers.
+   * project (or everything) is deleted in a few statements when no observer wants to be
+   * told of deletions, else in batches whose every job is told to the observers.
    */
   async delete(tx: Transaction<DB>, filter: DeleteFilter): Promise<number> {
     const { projectId, finishedBefore, limit } = filter;
-    if (finishedBefore === undefined && limit === undefined && this.#observers.size === 0) {
+    const toldOfDeletions = [...this.#observers.values()].some((options) => options.deletions !== false);
+    if (finishedBefore === undefined && limit === undefined && !toldOfDeletions) {
       const deleted = await deleteAllJobs(tx, projectId);
       // Versions are raised, never reset: a page cached at a version must never match again.
       if (projectId === undefined) await raiseAllListVersions(tx);
@@ -316,6 +330,6 @@ export class JobWriter {
     const lists = new ListChanges(this.listings);
     for (const { before, after } of changes) lists.change(before, after);
     await lists.record(tx);
-    for (const observer of this.#observers) await observer(tx, changes);
+    for (const observer of this.#observers.keys()) await observer(tx, changes);
   }
 }

@@ -130,7 +130,15 @@ describeEachEngine('the one writer', (server) => {
     const [a, b] = [freshProject(), freshProject()];
     await inTx((tx) => ctx().writer.put(tx, [row(a, sdrsJob()), row(a, kpsJob({ status: 'FAIL', error_code: 'E', fail_reason: 'r' })), row(b, sdrsJob())]));
     const versionA = await version(a);
-    assert.equal(await inTx((tx) => ctx().writer.delete(tx, { projectId: a })), 2);
+    // An observer that ignores deletions is not told: the project goes in a few statements.
+    const ignored: JobChange[] = [];
+    const stopIgnoring = ctx().writer.observe(async (_tx, changes) => void ignored.push(...changes), { deletions: false });
+    try {
+      assert.equal(await inTx((tx) => ctx().writer.delete(tx, { projectId: a })), 2);
+    } finally {
+      stopIgnoring();
+    }
+    assert.deepEqual(ignored, []);
     assert.ok((await version(a)) > versionA);
     await assertExact(a);
     await assertExact(b);
