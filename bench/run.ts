@@ -15,7 +15,8 @@
  * project), so every other scenario keeps reading the dataset its size names.
  *
  * Flags: --full (adds 10 M jobs), --sizes 10000,1000000, --engines sqlite,postgres,
- * --duration S, --warmup S, --connections N, --only <scenario substring>, --profile
+ * --duration S, --warmup S, --connections N, --only <scenario substring>, --scenario <exact
+ * name> (repeatable: only those, in one run, e.g. a scenario and its variant), --profile
  * (one server per scenario under `node --cpu-prof`; the top self-time functions of each
  * go to bench/results/<date>-profiles.md, the profiles beside it).
  */
@@ -72,6 +73,7 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '32' },
     only: { type: 'string' },
+    scenario: { type: 'string', multiple: true },
     profile: { type: 'boolean', default: false },
   },
 });
@@ -528,7 +530,7 @@ const MIXED: Mixed[] = [
 const WRITES = { rate: 80, batch: 9, connections: 4 };
 
 function selected(name: string): boolean {
-  return flags.only === undefined || name.includes(flags.only);
+  return (flags.only === undefined || name.includes(flags.only)) && (flags.scenario === undefined || flags.scenario.includes(name));
 }
 
 /** A server for one dataset: one for all its scenarios with the same flags, or one per scenario when profiling. */
