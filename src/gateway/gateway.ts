@@ -110,6 +110,13 @@ function answered(unanswered: ReadonlySet<IncomingMessage>): boolean {
   return true;
 }
 
+/** How many Host header lines `rawHeaders` (names and values, alternating) holds. */
+function hostHeaders(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if ((rawHeaders[i] as string).length === 4 && (rawHeaders[i] as string).toLowerCase() === 'host') n++;
+  return n;
+}
+
 /** A connection that already got its refusal: later bytes and errors are ignored. */
 const refused = new WeakSet<Socket>();
 
@@ -126,14 +133,23 @@ export function clientErrorHandler(error: ConnectionError, socket: Socket): void
     socket.destroy();
     return;
   }
+  const [status, reason, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'the request is not valid HTTP'];
+  refuseConnection(socket, status, reason, ERROR_TABLES.apigw.malformed_request[1], message);
+}
+
+/**
+ * Answers on `socket` itself, as the gateway (a request id and an APIGW body), once every
+ * request pipelined before has been answered, then closes the connection: for what never
+ * reaches a route.
+ */
+function refuseConnection(socket: Socket, status: number, reason: string, code: string, message: string): void {
   // Nothing more is read: what follows the bad bytes cannot be trusted to be a request.
   socket.pause();
   const refuse = () => {
     if (socket.destroyed) return;
     if (socket.writable) {
       const id = newRequestId();
-      const [status, reason, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'the request is not valid HTTP'];
-      const body = JSON.stringify({ error_msg: message, error_code: ERROR_TABLES.apigw.malformed_request[1], request_id: id });
+      const body = JSON.stringify({ error_msg: message, error_code: code, request_id: id });
       socket.end(
         `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
           `X-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
@@ -163,6 +179,23 @@ export function installGateway(app: FastifyInstance): void {
   });
   // Every request a connection carries, in the order read (inject() requests have none).
   app.server.on('request', track);
+  // Node answers these itself unless told otherwise: a bare 417 for an Expect other than
+  // 100-continue, and it drops a CONNECT without a word. The gateway answers both.
+  app.server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    const id = newRequestId();
+    const body = JSON.stringify({
+      error_msg: 'the Expect header asks for what this server cannot do: only 100-continue is supported',
+      error_code: ERROR_TABLES.apigw.malformed_request[1],
+      request_id: id,
+    });
+    // The body of the request, if any, is not read: the connection closes after the answer.
+    response.writeHead(417, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Request-Id': id, Connection: 'close' });
+    response.end(body);
+  });
+  app.server.on('connect', (_request: IncomingMessage, socket: Socket) => {
+    const [status, code] = ERROR_TABLES.apigw.no_route;
+    refuseConnection(socket, status, 'Not Found', code, 'No API matches CONNECT: the API does not exist or has not been published');
+  });
 
   // A callback hook, not an async one: it runs on every request and never waits.
   app.addHook('onRequest', (request, reply, done) => {
@@ -173,6 +206,9 @@ export function installGateway(app: FastifyInstance): void {
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
       return done(new GatewayRefusal('malformed_request', 'an HTTP/1.1 request must carry a Host header'));
     }
+    // Node keeps the first of several Host headers; a proxy in front may take another, and
+    // an AK/SK signature covers one of them (RFC 9112 3.2: refuse).
+    if (hostHeaders(request.raw.rawHeaders) > 1) return done(new GatewayRefusal('malformed_request', 'a request must carry one Host header, not several'));
     done();
   });
 

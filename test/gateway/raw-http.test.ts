@@ -90,6 +90,48 @@ describeEachEngine('raw HTTP the parser sees', (server) => {
   });
 });
 
+describeEachEngine('raw HTTP Node would answer by itself', (server) => {
+  let port = 0;
+  before(async () => {
+    await server().app.listen({ host: '127.0.0.1', port: 0 });
+    port = (server().app.server.address() as AddressInfo).port;
+  });
+
+  it('answers an Expect it cannot meet, a CONNECT and a second Host header as the gateway, after what was pipelined before', async () => {
+    const cases: [request: string, status: number, message: RegExp][] = [
+      ['GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: nonsense\r\nConnection: close\r\n\r\n', 417, /only 100-continue is supported/],
+      ['CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n', 404, /^No API matches CONNECT/],
+      ['GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n', 400, /one Host header, not several/],
+      [
+        `GET /v3/${PROJECT_A}/failed-tasks HTTP/1.1\r\nHost: x\r\nhost: x\r\nX-Auth-Token: ${TOKENS.admin}\r\nConnection: close\r\n\r\n`,
+        400,
+        /one Host header/,
+      ],
+    ];
+    const first = `GET /v3/${PROJECT_A}/failed-tasks HTTP/1.1\r\nHost: x\r\nX-Auth-Token: ${TOKENS.admin}\r\n\r\n`;
+    for (const [request, status, message] of cases) {
+      for (const pipelined of [0, 1]) {
+        const { raw, closed } = await exchange(port, [first.repeat(pipelined) + request]);
+        const responses = parseResponses(raw);
+        assert.deepEqual(
+          responses.map((r) => r.status),
+          [...Array(pipelined).fill(200), status],
+          raw.toString(),
+        );
+        assertGatewayAnswer(responses[pipelined] as RawResponse, status, message);
+        assert.ok(closed, 'the connection is closed after the refusal');
+      }
+    }
+    // Expect: 100-continue still goes through to the route (here: none for POST /healthz).
+    const { raw } = await exchange(port, ['POST /healthz HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\nConnection: close\r\n\r\n']);
+    assert.deepEqual(
+      parseResponses(raw).map((r) => r.status),
+      [100, 404],
+      raw.toString(),
+    );
+  });
+});
+
 describe('a client that hangs up mid-body', () => {
   for (const engine of engines) {
     it(`is logged as a client error, never as the store being unavailable, and counts no store error [${engine}]`, async () => {
