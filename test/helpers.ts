@@ -330,3 +330,46 @@ export function assertKpsError(
   assert.equal(body.error_code, code);
   assert.match(String(body.error_msg), message);
 }
+
+/** A parameter of a documented operation, as `/openapi.json` states it. */
+export interface DocumentedParameter {
+  readonly in: 'path' | 'query' | 'header';
+  readonly name: string;
+  readonly schema: Readonly<Record<string, unknown>>;
+}
+
+/** One operation `/openapi.json` documents. */
+export interface DocumentedRoute {
+  readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  /** The path template, `{name}` for each path parameter. */
+  readonly path: string;
+  /** The path with `{project_id}` filled in and every other path parameter `some-id`. */
+  readonly url: string;
+  readonly operationId: string;
+  readonly takesBody: boolean;
+  /** True when the operation needs no credentials (`security: []`). */
+  readonly anonymous: boolean;
+  readonly parameters: readonly DocumentedParameter[];
+}
+
+/** Every operation `app`'s `/openapi.json` documents, `{project_id}` filled in with `projectId`. */
+export async function documentedRoutes(app: FastifyInstance, projectId: string): Promise<DocumentedRoute[]> {
+  type Operation = { operationId: string; requestBody?: unknown; security?: unknown[]; parameters?: DocumentedParameter[] };
+  const doc = (await app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, Operation>> };
+  const routes: DocumentedRoute[] = [];
+  for (const [path, operations] of Object.entries(doc.paths)) {
+    const url = path.replace('{project_id}', projectId).replace(/\{[a-z_]+\}/g, 'some-id');
+    for (const [method, operation] of Object.entries(operations)) {
+      routes.push({
+        method: method.toUpperCase() as DocumentedRoute['method'],
+        path,
+        url,
+        operationId: operation.operationId,
+        takesBody: operation.requestBody !== undefined,
+        anonymous: operation.security !== undefined && operation.security.length === 0,
+        parameters: operation.parameters ?? [],
+      });
+    }
+  }
+  return routes;
+}

@@ -15,9 +15,11 @@ export interface RawResponse {
 /**
  * Sends `bytes` on a new connection to `port` (in `chunks` written one after another),
  * then reads until the server closes the connection or `idleMs` pass without a byte;
- * resolves with everything read and whether the server closed the connection.
+ * resolves with everything read and whether the server closed the connection. With
+ * `hangUp`, the client closes its side once everything is written (a client that sends
+ * part of a request and goes away).
  */
-export function exchange(port: number, chunks: readonly (string | Buffer)[], idleMs = 3000): Promise<{ raw: Buffer; closed: boolean }> {
+export function exchange(port: number, chunks: readonly (string | Buffer)[], idleMs = 3000, hangUp = false): Promise<{ raw: Buffer; closed: boolean }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host: '127.0.0.1' });
     const received: Buffer[] = [];
@@ -45,6 +47,7 @@ export function exchange(port: number, chunks: readonly (string | Buffer)[], idl
         if (!socket.writable) break;
         await new Promise<void>((done) => socket.write(chunk, () => done()));
       }
+      if (hangUp && socket.writable) socket.end();
     });
   });
 }

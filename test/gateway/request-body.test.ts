@@ -8,24 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { MAX_JSON_DEPTH } from '../../src/validation.js';
-import { describeEachEngine, kpsJob, PROJECT_A, requestIdOf, sdrsJob, TOKENS, uniqueId } from '../helpers.js';
-
-type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
-
-/** Every operation `/openapi.json` documents, with its path parameters filled in. */
-export async function documentedRoutes(app: FastifyInstance, projectId: string): Promise<{ method: Method; url: string; takesBody: boolean }[]> {
-  const doc = (await app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
-  const routes: { method: Method; url: string; takesBody: boolean }[] = [];
-  for (const [path, operations] of Object.entries(doc.paths)) {
-    const url = path.replace('{project_id}', projectId).replace(/\{[a-z_]+\}/g, 'some-id');
-    for (const [method, operation] of Object.entries(operations)) {
-      routes.push({ method: method.toUpperCase() as Method, url, takesBody: operation.requestBody !== undefined });
-    }
-  }
-  return routes;
-}
+import { describeEachEngine, documentedRoutes, kpsJob, PROJECT_A, requestIdOf, sdrsJob, TOKENS, uniqueId } from '../helpers.js';
 
 function gatewayError(response: LightMyRequestResponse, status: number): string {
   assert.equal(response.statusCode, status, response.body);
