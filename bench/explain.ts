@@ -6,7 +6,8 @@
  * Runs each list through its real route (app.inject, --auth none), records the exact SQL
  * each one sends (by watching the driver), prints that SQL with its plan (EXPLAIN QUERY
  * PLAN on SQLite; EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) on PostgreSQL), then times the
- * route: median and p95 over --runs requests. The project is the one with the most
+ * route: median and p95 over --runs requests, with no list pages kept (--list-cache-mb 0),
+ * so every request reads the store. The project is the one with the most
  * protection-group-level failures; the KPS project the one with the most failed tasks.
  */
 import { parseArgs } from 'node:util';
@@ -48,7 +49,7 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   return (pgQuery as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof pgQuery;
 
-const config = loadConfig({ db: flags.db, auth: 'none', logLevel: 'silent' }, {});
+const config = loadConfig({ db: flags.db, auth: 'none', logLevel: 'silent', listCacheMb: '0' }, {});
 const ctx = await createContext(config);
 const app = await buildApp(ctx);
 await app.ready();
@@ -66,19 +67,47 @@ const group = (
     select server_group_id, count(*) as n from jobs where list = 'sdrs' and project_id = ${sdrs?.project_id ?? ''} and resource_type <> 'server_groups'
     group by server_group_id order by n desc limit 1`.execute(ctx.db.kysely)
 ).rows[0];
+// The newest group-level failure's name, `erp-prod-pg137` as the seed generator names groups:
+// its last five characters match that group (`pg137`), its first eight its application and environment.
+const newest =
+  (
+    await sql<{ resource_name: string | null }>`
+    select resource_name from jobs where list = 'sdrs' and project_id = ${sdrs?.project_id ?? ''} and resource_type = 'server_groups'
+    order by begin_time desc, job_id desc limit 1`.execute(ctx.db.kysely)
+  ).rows[0]?.resource_name ?? 'none';
+const one = newest.slice(-5);
+const pair = newest.slice(0, 8);
+const matching = async (text: string) =>
+  Number(
+    (
+      await sql<{ n: number | string }>`
+        select count(*) as n from jobs where list = 'sdrs' and project_id = ${sdrs?.project_id ?? ''} and resource_type = 'server_groups'
+        and ${ctx.db.engine === 'sqlite' ? sql`instr` : sql`strpos`}(resource_name, ${text}) > 0`.execute(ctx.db.kysely)
+    ).rows[0]?.n,
+  );
 const total = (await sql<{ n: number | string }>`select count(*) as n from jobs`.execute(ctx.db.kysely)).rows[0]?.n;
 console.log(`# ${ctx.db.engine}, ${Number(total).toLocaleString('en-US')} jobs`);
 console.log(`SDRS project ${sdrs?.project_id}: ${sdrs?.n} protection-group-level failures; group ${group?.server_group_id}: ${group?.n} failures inside it`);
 console.log(`KPS project ${kps?.project_id}: ${kps?.n} failed tasks\n`);
 
 const p = sdrs?.project_id ?? 'none';
+const names = { one: await matching(one), pair: await matching(pair), short: await matching('pg') };
 const k = kps?.project_id ?? 'none';
 const routes = [
   ['SDRS default scope, limit 100, offset 0', `/v1/${p}/task-center/failure-jobs?limit=100`],
   ['SDRS default scope, limit 100, offset 10000', `/v1/${p}/task-center/failure-jobs?limit=100&offset=10000`],
   ['SDRS one group, limit 100, offset 0', `/v1/${p}/task-center/failure-jobs?server_group_id=${group?.server_group_id}&limit=100`],
   ['SDRS failure_status filter, limit 100', `/v1/${p}/task-center/failure-jobs?failure_status=createFail&limit=100`],
-  ['SDRS resource_name filter (counted by COUNT(*)), limit 100', `/v1/${p}/task-center/failure-jobs?resource_name=pg&limit=100`],
+  // A name filter counts its rows: from the trigram index with three letters or digits in a row, else over the scope.
+  [
+    `SDRS resource_name=${one} (one group's name, ${names.one} failures), limit 100`,
+    `/v1/${p}/task-center/failure-jobs?resource_name=${encodeURIComponent(one)}&limit=100`,
+  ],
+  [`SDRS resource_name=${pair} (${names.pair} failures), limit 100`, `/v1/${p}/task-center/failure-jobs?resource_name=${encodeURIComponent(pair)}&limit=100`],
+  [
+    `SDRS resource_name=pg (no trigram: read over the scope, ${names.short} failures), limit 100`,
+    `/v1/${p}/task-center/failure-jobs?resource_name=pg&limit=100`,
+  ],
   ['KPS failed-tasks, limit 100, offset 0', `/v3/${k}/failed-tasks?limit=100`],
   ['KPS failed-tasks, limit 100, offset 10000', `/v3/${k}/failed-tasks?limit=100&offset=10000`],
   ['KPS running-tasks, limit 100, offset 0', `/v3/${k}/running-tasks?limit=100`],

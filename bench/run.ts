@@ -35,6 +35,7 @@ import { openDatabase } from '../src/db/open.js';
 import { KPS_FAILED_BUCKET } from '../src/kps/kps.listing.js';
 import { sdrsBucket } from '../src/sdrs/sdrs.listing.js';
 import type { LoadResult, LoadSpec } from './load.js';
+import { NAMES_FAILURES, NAMES_PROJECT, seedNames } from './names.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DATA = join(ROOT, 'bench', 'data');
@@ -117,6 +118,9 @@ interface Targets {
   kpsFailures: number;
   jobProject: string;
   jobId: string;
+  /** The names dataset (bench/names.ts): a name filter matching one protection group, and one matching an application and environment. */
+  nameOne?: string;
+  namePair?: string;
 }
 
 function log(message: string): void {
@@ -232,6 +236,60 @@ async function ensureDataset(engine: Engine, jobs: number): Promise<string> {
   writeFileSync(stamp, expected + '\n');
   log(`seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return url;
+}
+
+/** The names dataset (bench/names.ts), written unless one seeded by the same code is there. */
+async function ensureNamesDataset(engine: Engine): Promise<string> {
+  const expected = createHash('sha256')
+    .update(fingerprint())
+    .update(readFileSync(join(ROOT, 'dist', 'bench', 'names.js')))
+    .digest('hex')
+    .slice(0, 16);
+  const stamp = join(DATA, `${engine}-names.fingerprint`);
+  const current = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : '';
+  const url = engine === 'sqlite' ? `sqlite:${join(DATA, 'sqlite-names.db')}` : Object.assign(new URL(PG_URL), { pathname: `/${dbName(0)}_names` }).toString();
+  if (current === expected) return url;
+  if (engine === 'postgres') {
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`drop database if exists ${dbName(0)}_names with (force)`);
+    await admin.query(`create database ${dbName(0)}_names`);
+    await admin.end();
+  } else {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(url.slice('sqlite:'.length) + suffix, { force: true });
+  }
+  rmSync(stamp, { force: true });
+  log(`writing the names dataset into ${engine}`);
+  const started = Date.now();
+  await seedNames(url);
+  if (engine === 'postgres') await vacuumAnalyze(url);
+  writeFileSync(stamp, expected + '\n');
+  log(`written in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return url;
+}
+
+/** What the name scenarios ask for: the newest failure's name (`erp-prod-pg137`), its last five characters (that group) and its first eight. */
+async function nameTargets(url: string): Promise<Targets> {
+  const db = openDatabase(url);
+  try {
+    const newest = await sql<{ resource_name: string | null }>`
+      select resource_name from jobs where list = 'sdrs' and project_id = ${NAMES_PROJECT} and resource_type = 'server_groups'
+      order by begin_time desc, job_id desc limit 1`.execute(db.kysely);
+    const name = newest.rows[0]?.resource_name ?? 'none';
+    return {
+      sdrsProject: NAMES_PROJECT,
+      sdrsFailures: NAMES_FAILURES,
+      sdrsProjects: [],
+      kpsProject: 'none',
+      kpsFailures: 0,
+      jobProject: NAMES_PROJECT,
+      jobId: 'none',
+      nameOne: name.slice(-5),
+      namePair: name.slice(0, 8),
+    };
+  } finally {
+    await db.close();
+  }
 }
 
 /** Fresh statistics and visibility map, as autovacuum would leave a database that was loaded a while ago. */
@@ -415,6 +473,8 @@ interface Scenario {
   paths?: (t: Targets) => string[];
   /** Asked with If-None-Match naming the page's current ETag, as a client polling an unchanged list: answered 304. */
   conditional?: boolean;
+  /** Connections of the load (and of its ceiling), when not --connections. */
+  connections?: number;
 }
 
 const READS: Scenario[] = [
@@ -486,6 +546,36 @@ const READS: Scenario[] = [
   },
   { name: 'kps failed-tasks, limit 100 (AK/SK)', path: (t) => `/v3/${t.kpsProject}/failed-tasks?limit=100`, auth: 'aksk' },
   { name: 'sdrs ShowJobStatus', path: (t) => `/v1/${t.jobProject}/jobs/${t.jobId}`, auth: 'token' },
+];
+
+/**
+ * The resource_name filter on the names dataset (bench/names.ts: one project with 100,000
+ * live group-level failures), every request read from the store, asked by one client in
+ * a loop so that p50 is the latency of one request, not a queue's.
+ */
+const NAME_READS: Scenario[] = [
+  {
+    name: "sdrs list, resource_name = one group's name, 100 k failures, limit 100, pages not kept, 1 client",
+    path: (t) => `/v1/${NAMES_PROJECT}/task-center/failure-jobs?resource_name=${encodeURIComponent(t.nameOne ?? '')}&limit=100`,
+    auth: 'token',
+    serverFlags: ['--list-cache-mb', '0'],
+    connections: 1,
+  },
+  {
+    name: 'sdrs list, resource_name = app-env prefix, 100 k failures, limit 100, pages not kept, 1 client',
+    path: (t) => `/v1/${NAMES_PROJECT}/task-center/failure-jobs?resource_name=${encodeURIComponent(t.namePair ?? '')}&limit=100`,
+    auth: 'token',
+    serverFlags: ['--list-cache-mb', '0'],
+    connections: 1,
+  },
+  {
+    // Two characters have no trigram: the scope's 100,000 rows are read.
+    name: 'sdrs list, resource_name = 2 characters (no trigram), 100 k failures, limit 100, pages not kept, 1 client',
+    path: () => `/v1/${NAMES_PROJECT}/task-center/failure-jobs?resource_name=pg&limit=100`,
+    auth: 'token',
+    serverFlags: ['--list-cache-mb', '0'],
+    connections: 1,
+  },
 ];
 
 /** How a batch ingest scenario's requests are made. */
@@ -563,8 +653,15 @@ class Servers {
   }
 }
 
-async function measureReads(engine: Engine, jobs: number, servers: Servers, targets: Targets, rows: Row[]): Promise<void> {
-  for (const scenario of READS) {
+async function measureReads(
+  engine: Engine,
+  jobs: number,
+  servers: Servers,
+  targets: Targets,
+  rows: Row[],
+  scenarios: readonly Scenario[] = READS,
+): Promise<void> {
+  for (const scenario of scenarios) {
     if (!selected(scenario.name)) continue;
     const paths = scenario.paths?.(targets);
     if (paths !== undefined && paths.length < 10) {
@@ -589,12 +686,13 @@ async function measureReads(engine: Engine, jobs: number, servers: Servers, targ
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const ceilingPort = Number((await waitForLine(ceiling, /listening (\d+)/))[1]);
+    const clients = scenario.connections ?? connections;
     const ceilingResult = await load(
-      { url: `http://127.0.0.1:${ceilingPort}${scenario.path(targets)}`, headers, connections, duration, warmup, expectStatus },
+      { url: `http://127.0.0.1:${ceilingPort}${scenario.path(targets)}`, headers, connections: clients, duration, warmup, expectStatus },
       ceiling.pid,
     );
     await stop(ceiling);
-    const result = await load({ url, headers, connections, duration, warmup, expectStatus, ...(paths === undefined ? {} : { paths }) }, child.pid);
+    const result = await load({ url, headers, connections: clients, duration, warmup, expectStatus, ...(paths === undefined ? {} : { paths }) }, child.pid);
     const row: Row = {
       scenario: scenario.name,
       engine,
@@ -855,6 +953,16 @@ for (const engine of engines) {
       await servers.close();
     }
     await measureMixed(engine, jobs, url, targets, rows);
+  }
+  if (NAME_READS.some((scenario) => selected(scenario.name))) {
+    const url = await ensureNamesDataset(engine);
+    const servers = new Servers(url, credentials, `${engine}-names`, port);
+    port += 100;
+    try {
+      await measureReads(engine, NAMES_FAILURES, servers, await nameTargets(url), rows, NAME_READS);
+    } finally {
+      await servers.close();
+    }
   }
 }
 

@@ -24,6 +24,9 @@
  * | `delete(tx, filter)` | deletes jobs: a project, everything, or finished jobs before a time (reset, retention) |
  * | `put(tx, rows)` | writes jobs with their stored state: cleared, created_at, updated_at (snapshot import) |
  *
+ * On SQLite, triggers on `jobs` keep the FTS5 index of resource names (`jobs_names`,
+ * migration 0008) in step with each of these writes; PostgreSQL's GIN index needs nothing.
+ *
  * Nothing else writes those tables: services name none of them, and only this file
  * imports the SQL (src/jobs/job-writer.store.ts). `taskcenter check` (src/jobs/listing-check.ts)
  * proves the derived data equals what the rows say; `taskcenter rebuild-listings`

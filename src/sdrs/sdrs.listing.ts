@@ -9,7 +9,8 @@
  * against the partial indexes `jobs_sdrs_failures_by_type` and
  * `jobs_sdrs_failures_by_group`, which hold exactly those rows.
  */
-import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import { jobsNamed, nameValues, trigramSearchable, type NameValues } from '../db/name-search.js';
 import type { DB } from '../db/schema.js';
 import type { SdrsResourceType } from '../jobs/jobs.schema.js';
 import type { JobRow } from '../jobs/jobs.table.js';
@@ -113,18 +114,11 @@ export const sdrsListing: Listing = {
 /** The rows the SDRS failure indexes hold; must stay identical to their WHERE clause. */
 const isListedFailure = sql<SqlBool>`list = 'sdrs'`;
 
-/** `%`, `_` and the escape character itself match only themselves after this. */
-export function likeContains(text: string): string {
-  return `%${text.replace(/[\\%_]/g, '\\$&')}%`;
-}
-
 /** The values a failure query is run with: a prepared query's placeholders, or the values themselves. */
-export interface FailureValues {
+export interface FailureValues extends NameValues {
   readonly projectId: string;
   readonly serverGroupId: string;
   readonly operation: string;
-  /** A LIKE pattern ({@link likeContains}). */
-  readonly namePattern: string;
 }
 
 /** Which terms a failure query has; with the scope's resource type, it fixes the SQL. */
@@ -132,7 +126,8 @@ export interface FailureShape {
   readonly scope: { readonly kind: 'type'; readonly resourceType: SdrsResourceType } | { readonly kind: 'inGroup' };
   readonly group: boolean;
   readonly operation: boolean;
-  readonly name: boolean;
+  /** Whether a resource name narrows it, and how: looked up in the trigram index, or read from the scope's rows (src/db/name-search.ts). */
+  readonly name: false | 'indexed' | 'scan';
 }
 
 export function shapeOf(scope: FailureScope, narrowing: FailureNarrowing): FailureShape {
@@ -140,7 +135,7 @@ export function shapeOf(scope: FailureScope, narrowing: FailureNarrowing): Failu
     scope: scope.kind === 'type' ? { kind: 'type', resourceType: scope.resourceType } : { kind: 'inGroup' },
     group: scope.serverGroupId !== undefined,
     operation: narrowing.operation !== undefined,
-    name: narrowing.nameContains !== undefined,
+    name: narrowing.nameContains === undefined ? false : trigramSearchable(narrowing.nameContains) ? 'indexed' : 'scan',
   };
 }
 
@@ -149,11 +144,14 @@ export function valuesOf(projectId: string, scope: FailureScope, narrowing: Fail
     projectId,
     serverGroupId: scope.serverGroupId ?? '',
     operation: narrowing.operation ?? '',
-    namePattern: narrowing.nameContains === undefined ? '' : likeContains(narrowing.nameContains),
+    ...nameValues(narrowing.nameContains),
   };
 }
 
-/** The WHERE clause of a shape; uses the values only as values, so it can be prepared. */
+/**
+ * The WHERE clause of a shape, but for the resource name, which {@link failuresFrom}
+ * decides; uses the values only as values, so it can be prepared.
+ */
 export function shapedWhere(shape: FailureShape, values: FailureValues) {
   return (eb: ExpressionBuilder<DB, 'jobs'>): Expression<SqlBool> => {
     const terms: Expression<SqlBool>[] = [eb('project_id', '=', values.projectId), isListedFailure];
@@ -165,7 +163,6 @@ export function shapedWhere(shape: FailureShape, values: FailureValues) {
     }
     if (shape.group) terms.push(eb('server_group_id', '=', values.serverGroupId));
     if (shape.operation) terms.push(eb('operation', '=', values.operation));
-    if (shape.name) terms.push(sql<SqlBool>`${eb.ref('resource_name')} like ${values.namePattern} escape ${sql.lit('\\')}`);
     return eb.and(terms);
   };
 }
@@ -173,4 +170,9 @@ export function shapedWhere(shape: FailureShape, values: FailureValues) {
 /** The SQL selecting a project's listed failures in a scope: what a batch delete clears. */
 export function scopeWhere(projectId: string, scope: FailureScope): ScopeWhere {
   return shapedWhere(shapeOf(scope, {}), valuesOf(projectId, scope, {}));
+}
+
+/** The failures of a shape, selected from jobs on `db`: the jobs of the shape's resource name, narrowed by {@link shapedWhere}. */
+export function failuresFrom(db: Kysely<DB>, shape: FailureShape, values: FailureValues) {
+  return jobsNamed(db, shape.name, values).where(shapedWhere(shape, values));
 }

@@ -9,7 +9,7 @@ import type { Handle } from '../jobs/jobs.store.js';
 import { countOf } from '../jobs/listing.store.js';
 import type { JobRow } from '../jobs/jobs.table.js';
 import type { Page } from '../paging.js';
-import { shapedWhere, shapeOf, valuesOf, type FailureNarrowing, type FailureScope, type FailureValues } from './sdrs.listing.js';
+import { failuresFrom, shapeOf, valuesOf, type FailureNarrowing, type FailureScope, type FailureValues } from './sdrs.listing.js';
 import type { JobStatusRow } from './sdrs.presenter.js';
 
 const pages = new ListPages<FailureValues & { bucket: string }>();
@@ -18,7 +18,8 @@ const pages = new ListPages<FailureValues & { bucket: string }>();
  * How many failures match, and one page of them as stored JSON joined with commas,
  * newest first (ties by job_id, descending). The count is the `job_counts` bucket when
  * one is given, else (for filters no bucket covers: a resource name) the number of
- * matching index entries, read whole.
+ * matching rows: those the trigram index gives for a name it can look up, read once for
+ * the count and the page (src/db/name-search.ts), else every row of the scope.
  */
 export async function listFailurePage(
   db: Handle,
@@ -30,19 +31,19 @@ export async function listFailurePage(
 ): Promise<ListPage> {
   const shape = shapeOf(scope, narrowing);
   const counted = bucket !== undefined;
+  const values = { ...valuesOf(projectId, scope, narrowing), bucket: bucket ?? '' };
+  // A name looked up in the trigram index: its matches are read once, for the count and the page.
+  if (shape.name === 'indexed' && !counted) {
+    return pages.readOnce(db, JSON.stringify(shape), values, page, (kysely, placeholders) => failuresFrom(kysely, shape, placeholders));
+  }
   return pages.read(
     db,
     `${JSON.stringify(shape)}${counted ? ' counted' : ''}`,
-    { ...valuesOf(projectId, scope, narrowing), bucket: bucket ?? '' },
+    values,
     page,
-    (kysely, values) => kysely.selectFrom('jobs').where(shapedWhere(shape, values)),
+    (kysely, values) => failuresFrom(kysely, shape, values),
     (kysely, values) =>
-      counted
-        ? countOf(kysely, values.projectId, values.bucket)
-        : kysely
-            .selectFrom('jobs')
-            .select((eb) => eb.fn.countAll().as('n'))
-            .where(shapedWhere(shape, values)),
+      counted ? countOf(kysely, values.projectId, values.bucket) : failuresFrom(kysely, shape, values).select((eb) => eb.fn.countAll().as('n')),
   );
 }
 

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
 import { type Database, type Engine } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -15,11 +17,20 @@ import { createListings } from '../../src/context.js';
 import { JobWriter } from '../../src/jobs/job-writer.js';
 import { JobService } from '../../src/jobs/jobs.service.js';
 import { ANONYMOUS } from '../../src/auth/principal.js';
+import { checkNameIndex } from '../../src/db/name-search.js';
+import { GROUP_LEVEL_SCOPE } from '../../src/sdrs/sdrs.listing.js';
+import { listFailurePage } from '../../src/sdrs/sdrs.store.js';
 import { taskcenter } from '../cli-helpers.js';
 import { engines, freshDatabase, PG_ADMIN_URL, postgresProblem, sdrsJob } from '../helpers.js';
 
 const ALL = Object.keys(migrations);
 const APPLIED_ALL = `applied ${ALL.join(', ')}`;
+
+/** The indexes of `jobs` (on SQLite the trigram index of names is an FTS5 table, not an index). */
+const JOBS_INDEXES: Record<Engine, string[]> = {
+  sqlite: ['jobs_finished_unlisted', 'jobs_kps_tasks', 'jobs_sdrs_failures_by_group', 'jobs_sdrs_failures_by_type', 'jobs_sub_jobs'],
+  postgres: ['jobs_finished_unlisted', 'jobs_kps_tasks', 'jobs_sdrs_failures_by_group', 'jobs_sdrs_failures_by_type', 'jobs_sdrs_names', 'jobs_sub_jobs'],
+};
 
 async function tables(db: Database): Promise<string[]> {
   const all = await db.kysely.introspection.getTables({ withInternalKyselyTables: true });
@@ -50,13 +61,7 @@ for (const engine of engines as Engine[]) {
         const created = await tables(db);
         for (const table of ['jobs', 'job_counts', 'list_versions', 'taskcenter_migrations', 'taskcenter_migrations_lock'])
           assert.ok(created.includes(table), created.join(', '));
-        assert.deepEqual(await indexes(db), [
-          'jobs_finished_unlisted',
-          'jobs_kps_tasks',
-          'jobs_sdrs_failures_by_group',
-          'jobs_sdrs_failures_by_type',
-          'jobs_sub_jobs',
-        ]);
+        assert.deepEqual(await indexes(db), JOBS_INDEXES[engine]);
 
         const job = sdrsJob();
         const [outcome] = await new JobService(db, new JobWriter(createListings())).reportBatch(ANONYMOUS, [{ project_id: 'p', ...job }]);
@@ -74,12 +79,19 @@ for (const engine of engines as Engine[]) {
       const db = openDatabase(database.url);
       try {
         await migrate(db);
-        const job = sdrsJob({ resource: { id: 'g-1', name: 'pg', type: 'server_groups' }, server_group_id: 'g-1' });
+        const job = sdrsJob({ resource: { id: 'g-1', name: 'erp-pg01', type: 'server_groups' }, server_group_id: 'g-1' });
         await new JobService(db, new JobWriter(createListings())).reportBatch(ANONYMOUS, [{ project_id: 'p', ...job }]);
         // What the first release left: its schema and data, and no later migration.
         for (const later of ['list_versions', 'auth_failures', 'delivery_attempts', 'deliveries', 'subscriptions', 'emulator_steps'])
           await sql`drop table ${sql.id(later)}`.execute(db.kysely);
         await sql`drop index jobs_finished_unlisted`.execute(db.kysely);
+        if (engine === 'sqlite') {
+          for (const trigger of ['jobs_names_insert', 'jobs_names_update', 'jobs_names_delete']) await sql`drop trigger ${sql.id(trigger)}`.execute(db.kysely);
+          await sql`drop table jobs_names`.execute(db.kysely);
+          await sql`drop view jobs_names_source`.execute(db.kysely);
+        } else {
+          await sql`drop index jobs_sdrs_names`.execute(db.kysely);
+        }
         await sql`delete from taskcenter_migrations where name <> '0001-jobs'`.execute(db.kysely);
 
         assert.deepEqual(await migrate(db), { applied: ALL.slice(1) });
@@ -90,6 +102,11 @@ for (const engine of engines as Engine[]) {
           db.kysely,
         );
         assert.equal(Number(counts.rows[0]?.n), 1);
+        // The name index of 0008 holds the failure stored before it.
+        const named = (text: string) => listFailurePage(db.kysely, 'p', GROUP_LEVEL_SCOPE, { nameContains: text }, { limit: 10, offset: 0 }, undefined);
+        assert.equal((await named('pg01')).count, 1);
+        assert.equal((await named('pg02')).count, 0);
+        assert.equal(await checkNameIndex(db), true);
       } finally {
         await db.close();
         await database.drop();
@@ -121,13 +138,7 @@ for (const engine of engines as Engine[]) {
         assert.deepEqual(outputs, [APPLIED_ALL, 'schema already up to date']);
         const db = openDatabase(database.url);
         try {
-          assert.deepEqual(await indexes(db), [
-            'jobs_finished_unlisted',
-            'jobs_kps_tasks',
-            'jobs_sdrs_failures_by_group',
-            'jobs_sdrs_failures_by_type',
-            'jobs_sub_jobs',
-          ]);
+          assert.deepEqual(await indexes(db), JOBS_INDEXES[engine]);
         } finally {
           await db.close();
         }
@@ -202,5 +213,43 @@ describe('taskcenter migrate: usage and unreachable stores', () => {
     const result = await taskcenter(['migrate', '--db', 'sqlite::memory:']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, `sqlite::memory:: ${APPLIED_ALL}\n`);
+  });
+});
+
+describe('migration 0008 on PostgreSQL', () => {
+  it('fails saying which extension it needs and how to get it when the role may not create extensions', async (t) => {
+    const problem = await postgresProblem();
+    if (problem !== null) return t.skip(problem);
+    const database = await freshDatabase('postgres');
+    const role = `taskcenter_noext_${randomBytes(4).toString('hex')}`;
+    const url = new URL(database.url);
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      // A role that may create tables but not extensions: no CREATE on the database.
+      await admin.query(`create role ${role} login`);
+      await admin.query(`grant create on schema public to ${role}`);
+      url.username = role;
+      const db = openDatabase(url.toString());
+      try {
+        await assert.rejects(
+          migrate(db),
+          /^Error: migration 0008-resource-name-trigrams failed: the resource_name index needs the PostgreSQL extension pg_trgm \(permission denied to create extension "pg_trgm"\): install postgresql-contrib on the database server, and let this role create it \(grant create on database\) or have a superuser run "create extension pg_trgm" in this database first$/,
+        );
+        // Nothing was applied (one transaction); once a superuser has created the extensions, the role migrates.
+        await admin.query('create extension pg_trgm');
+        await admin.query('create extension btree_gin');
+        assert.deepEqual(await migrate(db), { applied: ALL });
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await admin.end();
+      await database.drop();
+      const cleanup = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await cleanup.connect();
+      await cleanup.query(`drop role if exists ${role}`);
+      await cleanup.end();
+    }
   });
 });

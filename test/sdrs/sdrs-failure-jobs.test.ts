@@ -7,7 +7,7 @@ import { it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyInstance } from 'fastify';
 import { FailureJobList, FAILURE_STATUSES } from '../../src/sdrs/sdrs.schema.js';
-import { likeContains } from '../../src/sdrs/sdrs.listing.js';
+import { likeContains } from '../../src/db/name-search.js';
 import { describeEachEngine, kpsJob, reportJobs, requestIdOf, sdrsInGroupFailure, sdrsJob, timeAt, TOKENS, uniqueId } from '../helpers.js';
 
 function groupFailure(id: string, n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -6,6 +6,7 @@ import * as authFailures from './0004-auth-failures.js';
 import * as notifications from './0005-notifications.js';
 import * as emulatorSteps from './0006-emulator-steps.js';
 import * as retention from './0007-retention.js';
+import * as resourceNameTrigrams from './0008-resource-name-trigrams.js';
 
 /** A migration; it is told the engine for the few things SQL spells differently. */
 export interface EngineMigration {
@@ -20,4 +21,5 @@ export const migrations: Readonly<Record<string, EngineMigration>> = Object.free
   '0005-notifications': notifications,
   '0006-emulator-steps': emulatorSteps,
   '0007-retention': retention,
+  '0008-resource-name-trigrams': resourceNameTrigrams,
 });
