@@ -18,6 +18,7 @@ import { JobService } from './jobs/jobs.service.js';
 import { ListCache } from './jobs/list-cache.js';
 import { RetentionService } from './jobs/retention.service.js';
 import { Listings } from './jobs/listing.js';
+import { rebuildIfStale } from './jobs/listing-rebuild.js';
 import { listVersion } from './jobs/listing.store.js';
 import { kpsListing } from './kps/kps.listing.js';
 import { KpsService } from './kps/kps.service.js';
@@ -99,21 +100,28 @@ export function storeLimits(config: Pick<Config, 'requestTimeout'>): StoreLimits
 
 export interface ContextOptions {
   readonly logger?: Logger;
-  /** Run migrations on open (default true): the server and the CLI always do. */
+  /**
+   * Run migrations on open, then rebuild the lists if their stamp is not this code's
+   * (default true): the server and the CLI always do.
+   */
   readonly migrate?: boolean;
 }
 
 /**
- * Opens the store named by `config.db`, brings its schema up to date and builds the
+ * Opens the store named by `config.db`, brings its schema up to date, rebuilds the
+ * stored lists when another version of the listing code rendered them
+ * (src/jobs/listing-rebuild.ts; a server is not ready before that ends) and builds the
  * services. With static auth the credentials file must exist (the CLI creates it).
  */
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<Context> {
   const logger = options.logger ?? createLogger(config);
   const db = openDatabase(config.db, storeLimits(config));
   try {
+    const writer = new JobWriter(createListings());
     if (options.migrate !== false) {
       const { applied } = await migrate(db);
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+      await rebuildIfStale(db, writer, logger);
     }
     const metrics = new Metrics();
     metrics.watchStore(() => db.connections());
@@ -143,7 +151,6 @@ export async function createContext(config: Config, options: ContextOptions = {}
     });
     // A local write that queued deliveries wakes the local worker; other nodes find them at their next poll.
     const outbox = new Outbox(notifyMetrics, () => setImmediate(() => delivery.nudge()));
-    const writer = new JobWriter(createListings());
     // Events are written with the change that raises them; a deleted job raises none, so a
     // reset deletes without reading the rows (on PostgreSQL, reading them in batches would
     // pass over every row already deleted in the transaction: quadratic).

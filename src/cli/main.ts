@@ -21,6 +21,11 @@ const COMMANDS: readonly { name: string; summary: string; load(): Promise<Comman
     load: async () => (await import('./credentials.js')).credentialsCommand,
   },
   { name: 'check', summary: "prove the lists' counters and items equal what the rows say", load: async () => (await import('./check.js')).checkCommand },
+  {
+    name: 'rebuild-listings',
+    summary: "rebuild the lists' items, counters and versions from the rows",
+    load: async () => (await import('./rebuild-listings.js')).rebuildListingsCommand,
+  },
   { name: 'seed', summary: 'fill a database with realistic synthetic jobs, at scale', load: async () => (await import('./seed.js')).seedCommand },
   {
     name: 'export',

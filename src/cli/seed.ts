@@ -5,6 +5,7 @@ import { toReportedJob, type ReportedJob } from '../jobs/job.js';
 import { JobDocument } from '../jobs/jobs.schema.js';
 import { JobService } from '../jobs/jobs.service.js';
 import { JobWriter } from '../jobs/job-writer.js';
+import { rebuildIfStale } from '../jobs/listing-rebuild.js';
 import { createListings } from '../context.js';
 import { checkJson } from '../validation.js';
 import { Progress } from './progress.js';
@@ -79,9 +80,12 @@ produce the same job ids, so seeding twice adds nothing the second time; the sam
     const db = openDatabase(config.db);
     try {
       await migrate(db);
+      const writer = new JobWriter(createListings());
+      // Rows are rendered by this code: a store rendered by another is rebuilt first, so its stamp stays true.
+      await rebuildIfStale(db, writer, { info: (_fields, message) => io.err(message) });
       const started = Date.now();
       const progress = new Progress(jobs, 'jobs');
-      const jobService = new JobService(db, new JobWriter(createListings()));
+      const jobService = new JobService(db, writer);
       let buffer: ReportedJob[] = [];
       let done = 0;
       let inserted = 0;

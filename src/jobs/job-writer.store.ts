@@ -3,8 +3,8 @@
  * `job_counts` or `list_versions`. Nothing but the writer imports this file
  * (lint rule local/one-writer, eslint-rules/index.js, holds that line); everything else reads.
  */
-import { sql, type Transaction } from 'kysely';
-import { PreparedRowsQuery } from '../db/prepared.js';
+import { sql, type SqlBool, type Transaction } from 'kysely';
+import { PreparedQuery, PreparedRowsQuery } from '../db/prepared.js';
 import type { DB } from '../db/schema.js';
 import { JOB_COLUMNS, type JobKey } from './jobs.store.js';
 import type { JobRow, ListingColumns } from './jobs.table.js';
@@ -280,14 +280,39 @@ export async function replaceCounts(tx: Transaction<DB>, projectId: string, coun
       .execute();
 }
 
-/** Sets the listing columns of one job, leaving the rest (updated_at included) as it is. */
-export async function setListing(tx: Transaction<DB>, key: JobKey, listing: ListingColumns): Promise<void> {
-  await tx.updateTable('jobs').set(listing).where('project_id', '=', key.project_id).where('job_id', '=', key.job_id).execute();
+/** Up to `limit` stored jobs with their listing after `after` (from the first when undefined), in key order, locked. */
+export async function lockRange(tx: Transaction<DB>, after: JobKey | undefined, limit: number): Promise<StoredRow[]> {
+  let query = tx.selectFrom('jobs').select(INSERT_COLUMNS);
+  if (after !== undefined) query = query.where(sql<SqlBool>`(project_id, job_id) > (${after.project_id}, ${after.job_id})`);
+  return query.orderBy('project_id').orderBy('job_id').limit(limit).forUpdate().execute();
 }
 
-/** Deletes counters of projects that have no job: what a recount never visits. */
-export async function deleteOrphanCounts(tx: Transaction<DB>): Promise<void> {
-  await sql`delete from job_counts where not exists (select 1 from jobs where jobs.project_id = job_counts.project_id)`.execute(tx);
+const setListingQuery = new PreparedQuery<JobKey & ListingColumns, never>((db, { project_id, job_id, list, list_item }) =>
+  db.updateTable('jobs').set({ list, list_item }).where('project_id', '=', project_id).where('job_id', '=', job_id),
+);
+
+/** Sets the listing columns of one job, leaving the rest (updated_at included) as it is. */
+export async function setListing(tx: Transaction<DB>, key: JobKey, listing: ListingColumns): Promise<void> {
+  await setListingQuery.execute(tx, { project_id: key.project_id, job_id: key.job_id, ...listing });
+}
+
+/** Deletes the counters of projects that have no job (what a recount never visits); returns those projects, in order. */
+export async function deleteOrphanCounts(tx: Transaction<DB>): Promise<string[]> {
+  const deleted = await tx
+    .deleteFrom('job_counts')
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('jobs').select('job_id').whereRef('jobs.project_id', '=', 'job_counts.project_id'))))
+    .returning('project_id')
+    .execute();
+  return [...new Set(deleted.map((r) => r.project_id))].sort();
+}
+
+/** Records the stamp of the listing code that rendered the stored lists (src/jobs/listing-rebuild.ts). */
+export async function writeStamp(tx: Transaction<DB>, stamp: string, now: number): Promise<void> {
+  await tx
+    .insertInto('listing_stamp')
+    .values({ id: 1, stamp, rebuilt_at: now })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ stamp, rebuilt_at: now }))
+    .execute();
 }
 
 export function compareKeys(a: JobKey, b: JobKey): number {

@@ -23,6 +23,7 @@
  * | `clearScope(tx, where, now)` | takes every job of a list scope off it (the batch deletes) |
  * | `delete(tx, filter)` | deletes jobs: a project, everything, or finished jobs before a time (reset, retention) |
  * | `put(tx, rows)` | writes jobs with their stored state: cleared, created_at, updated_at (snapshot import) |
+ * | `rerender(tx, after, limit)`, `recount(tx, projects)`, `dropOrphanCounts(tx)`, `recordStamp(tx, now)` | a rebuild's passes (src/jobs/listing-rebuild.ts) |
  *
  * On SQLite, triggers on `jobs` keep the FTS5 index of resource names (`jobs_names`,
  * migration 0008) in step with each of these writes; PostgreSQL's GIN index needs nothing.
@@ -37,21 +38,27 @@ import type { DB } from '../db/schema.js';
 import {
   deleteAllJobs,
   deleteJobs,
+  deleteOrphanCounts,
   insertNewJobs,
   lockJobs,
+  lockRange,
   lockScope,
   lockSubJobs,
   raiseAllListVersions,
   recordListChanges,
+  replaceCounts,
   selectToDelete,
+  setListing,
   updateJob,
   updateJobs,
+  writeStamp,
   type CountDelta,
   type StoredRow,
 } from './job-writer.store.js';
 import type { JobKey } from './jobs.store.js';
 import type { JobRow, ListName } from './jobs.table.js';
 import type { Listings, ScopeWhere } from './listing.js';
+import { countersOfProjects, listedJobs } from './listing.store.js';
 
 /** One job's change: `before` undefined for a job created, `after` undefined for a job deleted. */
 export interface JobChange {
@@ -104,6 +111,21 @@ export interface PutOutcome {
   /** Rows already stored exactly so. */
   readonly unchanged: number;
 }
+
+/** What {@link JobWriter.rerender} did. */
+export interface RerenderOutcome {
+  /** Jobs read; fewer than the limit means the end was reached. */
+  readonly jobs: number;
+  /** Jobs whose list or item was rewritten. */
+  readonly rewritten: number;
+  /** The last job read: where the next call starts. */
+  readonly last: JobKey | undefined;
+  /** The projects of the jobs read. */
+  readonly projects: readonly string[];
+}
+
+/** Listed jobs a recount reads per query. */
+const RECOUNT_BATCH = 5_000;
 
 /** Rows a delete reads and deletes per statement round. */
 const DELETE_BATCH = 500;
@@ -320,6 +342,81 @@ export class JobWriter {
     }
     await this.#finish(tx, changes);
     return { written: changes.length, unchanged };
+  }
+
+  /**
+   * A rebuild's first pass (src/jobs/listing-rebuild.ts): locks up to `limit` stored jobs
+   * after `after` in key order and rewrites the list and item of each whose stored ones
+   * differ from what the listings say now (nothing else of the job, `updated_at` included),
+   * raising the list versions of their projects. Counters are {@link recount}'s.
+   */
+  async rerender(tx: Transaction<DB>, after: JobKey | undefined, limit: number): Promise<RerenderOutcome> {
+    const rows = await lockRange(tx, after, limit);
+    const changed = new Set<string>();
+    let rewritten = 0;
+    for (const row of rows) {
+      const { list, list_item, ...job } = row;
+      const fresh = this.listings.listingOf({ ...job, cleared: Number(job.cleared) });
+      if (fresh.list === list && fresh.list_item === list_item) continue;
+      await setListing(tx, row, fresh);
+      changed.add(row.project_id);
+      rewritten++;
+    }
+    if (changed.size > 0) await recordListChanges(tx, [...changed].sort(), []);
+    const last = rows.at(-1);
+    return {
+      jobs: rows.length,
+      rewritten,
+      last: last === undefined ? undefined : { project_id: last.project_id, job_id: last.job_id },
+      projects: [...new Set(rows.map((r) => r.project_id))],
+    };
+  }
+
+  /**
+   * A rebuild's second pass: raises the list versions of `projects` (which, on
+   * PostgreSQL, makes every writer of them wait, or be waited for, so that a change is
+   * either in the rows counted here or added to the counters afterwards), then sets each
+   * of their counters to the count of their listed jobs' buckets. Resolves to how many
+   * counters were wrong.
+   */
+  async recount(tx: Transaction<DB>, projects: readonly string[]): Promise<number> {
+    if (projects.length === 0) return 0;
+    const sorted = [...new Set(projects)].sort();
+    await recordListChanges(tx, sorted, []);
+    const counted = new Map<string, Map<string, number>>(sorted.map((p) => [p, new Map()]));
+    for (let after: JobKey | undefined; ;) {
+      const rows = await listedJobs(tx, sorted, after, RECOUNT_BATCH);
+      for (const row of rows) {
+        const buckets = counted.get(row.project_id) as Map<string, number>;
+        for (const bucket of this.listings.bucketsOf({ ...row, cleared: Number(row.cleared) })) buckets.set(bucket, (buckets.get(bucket) ?? 0) + 1);
+      }
+      if (rows.length < RECOUNT_BATCH) break;
+      const last = rows[rows.length - 1] as JobRow;
+      after = { project_id: last.project_id, job_id: last.job_id };
+    }
+    const stored = await countersOfProjects(tx, sorted);
+    let wrong = 0;
+    for (const [project, counts] of counted) {
+      const before = stored.get(project) ?? new Map<string, number>();
+      let differ = 0;
+      for (const bucket of new Set([...before.keys(), ...counts.keys()])) if ((before.get(bucket) ?? 0) !== (counts.get(bucket) ?? 0)) differ++;
+      if (differ === 0) continue;
+      await replaceCounts(tx, project, counts);
+      wrong += differ;
+    }
+    return wrong;
+  }
+
+  /** A rebuild's last pass: deletes the counters of projects with no job left, raising their list versions; resolves to how many projects had some. */
+  async dropOrphanCounts(tx: Transaction<DB>): Promise<number> {
+    const projects = await deleteOrphanCounts(tx);
+    if (projects.length > 0) await recordListChanges(tx, projects, []);
+    return projects.length;
+  }
+
+  /** Records that the stored lists are what this writer's listings render ({@link Listings.stamp}). */
+  async recordStamp(tx: Transaction<DB>, now: number): Promise<void> {
+    await writeStamp(tx, this.listings.stamp, now);
   }
 
   /** A row with the listing columns derived from it, as the table stores it. */

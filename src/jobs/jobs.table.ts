@@ -63,3 +63,15 @@ export interface ListVersionsTable {
   project_id: string;
   version: number;
 }
+
+/**
+ * `listing_stamp`: its one row (`id` 1) names the listing code that rendered the stored
+ * items and counted `job_counts` (`Listings.stamp`, src/jobs/listing.ts); no row means
+ * unknown, which rebuilds at start like any other stamp.
+ */
+export interface ListingStampTable {
+  id: number;
+  stamp: string;
+  /** When the stored lists were last rebuilt to this stamp (epoch ms). */
+  rebuilt_at: number;
+}

@@ -44,6 +44,12 @@ export interface Listing {
  */
 export type ScopeWhere = (eb: ExpressionBuilder<DB, 'jobs'>) => Expression<SqlBool>;
 
+/**
+ * The version of the rule {@link Listings.listOf} applies before any listing (sub-jobs and
+ * cleared jobs are in no list): part of the stamp, bumped when that rule changes.
+ */
+export const LISTING_RULE_VERSION = 1;
+
 /** Every service's listing, and the one rule of which list a job is in. */
 export class Listings {
   readonly #byService: ReadonlyMap<Service, Listing>;
@@ -53,14 +59,15 @@ export class Listings {
   }
 
   /**
-   * The stamp of the code that renders items and counts: every listing's version. A
-   * store whose recorded stamp differs is rebuilt (src/jobs/listing-rebuild.ts).
+   * The stamp of the code that renders items and counts: the version of the one rule
+   * below ({@link LISTING_RULE_VERSION}) and every listing's, e.g. `rule:1 kps:1 sdrs:1`.
+   * Any of them bumped, or a listing added or removed, gives another stamp, and a store
+   * whose recorded stamp differs rebuilds every item and counter, of every service
+   * (src/jobs/listing-rebuild.ts): a rebuild costs a scan of `jobs` whichever changed.
    */
   get stamp(): string {
-    return [...this.#byService.values()]
-      .map((l) => `${l.service}:${l.version}`)
-      .sort()
-      .join(' ');
+    const listings = [...this.#byService.values()].map((l) => `${l.service}:${l.version}`).sort();
+    return [`rule:${LISTING_RULE_VERSION}`, ...listings].join(' ');
   }
 
   /** The list a job is in now: none for a sub-job or a cleared job; else its service decides. */

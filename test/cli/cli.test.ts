@@ -17,7 +17,7 @@ import { createContext } from '../../src/context.js';
 import { engines, freshDatabase, postgresProblem } from '../helpers.js';
 import { REPO_ROOT, taskcenter } from '../cli-helpers.js';
 
-const COMMANDS = ['serve', 'demo', 'migrate', 'credentials', 'seed'];
+const COMMANDS = ['serve', 'demo', 'migrate', 'credentials', 'seed', 'check', 'rebuild-listings'];
 
 let dir: string;
 before(() => {

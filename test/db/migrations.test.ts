@@ -82,7 +82,7 @@ for (const engine of engines as Engine[]) {
         const job = sdrsJob({ resource: { id: 'g-1', name: 'erp-pg01', type: 'server_groups' }, server_group_id: 'g-1' });
         await new JobService(db, new JobWriter(createListings())).reportBatch(ANONYMOUS, [{ project_id: 'p', ...job }]);
         // What the first release left: its schema and data, and no later migration.
-        for (const later of ['list_versions', 'auth_failures', 'delivery_attempts', 'deliveries', 'subscriptions', 'emulator_steps'])
+        for (const later of ['list_versions', 'listing_stamp', 'auth_failures', 'delivery_attempts', 'deliveries', 'subscriptions', 'emulator_steps'])
           await sql`drop table ${sql.id(later)}`.execute(db.kysely);
         await sql`drop index jobs_finished_unlisted`.execute(db.kysely);
         if (engine === 'sqlite') {

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Engine } from '../database.js';
 import * as jobs from './0001-jobs.js';
 import * as listVersions from './0002-list-versions.js';
+import * as listingStamp from './0003-listing-stamp.js';
 import * as authFailures from './0004-auth-failures.js';
 import * as notifications from './0005-notifications.js';
 import * as emulatorSteps from './0006-emulator-steps.js';
@@ -17,6 +18,7 @@ export interface EngineMigration {
 export const migrations: Readonly<Record<string, EngineMigration>> = Object.freeze({
   '0001-jobs': jobs,
   '0002-list-versions': listVersions,
+  '0003-listing-stamp': listingStamp,
   '0004-auth-failures': authFailures,
   '0005-notifications': notifications,
   '0006-emulator-steps': emulatorSteps,
