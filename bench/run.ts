@@ -118,6 +118,8 @@ interface Targets {
   kpsFailures: number;
   jobProject: string;
   jobId: string;
+  /** The group of `sdrsProject` with the most failures inside it. */
+  sdrsGroup?: string;
   /** The names dataset (bench/names.ts): a name filter matching one protection group, and one matching an application and environment. */
   nameOne?: string;
   namePair?: string;
@@ -314,8 +316,12 @@ async function findTargets(url: string): Promise<Targets> {
     const job = await sql<{ job_id: string }>`
       select parent_job_id as job_id from jobs where project_id = ${sdrsProject} and service = 'sdrs' and parent_job_id is not null
       order by parent_job_id limit 1`.execute(db.kysely);
+    const group = await sql<{ server_group_id: string }>`
+      select server_group_id, count(*) as n from jobs where list = 'sdrs' and project_id = ${sdrsProject} and resource_type <> 'server_groups'
+      group by server_group_id order by n desc, server_group_id limit 1`.execute(db.kysely);
     return {
       sdrsProject,
+      sdrsGroup: group.rows[0]?.server_group_id ?? 'none',
       sdrsFailures: Number(sdrs.rows[0]?.n ?? 0),
       sdrsProjects: sdrs.rows.map((r) => r.project_id),
       kpsProject: kps.rows[0]?.project_id ?? 'none',
@@ -528,6 +534,13 @@ const READS: Scenario[] = [
     serverFlags: ['--list-cache-mb', '0'],
   },
   {
+    // The failures inside one protection group (its instances, replication pairs, drills).
+    name: 'sdrs list, in one group, limit 100, pages not kept',
+    path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?server_group_id=${t.sdrsGroup ?? 'none'}&limit=100`,
+    auth: 'token',
+    serverFlags: ['--list-cache-mb', '0'],
+  },
+  {
     name: 'sdrs list, limit 100, last full page',
     path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100&offset=${Math.max(0, t.sdrsFailures - 100)}`,
     auth: 'token',
@@ -544,8 +557,15 @@ const READS: Scenario[] = [
     auth: 'token',
     serverFlags: ['--list-cache-mb', '0'],
   },
+  {
+    name: 'kps running-tasks, limit 100, pages not kept',
+    path: (t) => `/v3/${t.kpsProject}/running-tasks?limit=100`,
+    auth: 'token',
+    serverFlags: ['--list-cache-mb', '0'],
+  },
   { name: 'kps failed-tasks, limit 100 (AK/SK)', path: (t) => `/v3/${t.kpsProject}/failed-tasks?limit=100`, auth: 'aksk' },
-  { name: 'sdrs ShowJobStatus', path: (t) => `/v1/${t.jobProject}/jobs/${t.jobId}`, auth: 'token' },
+  // ShowJobStatus is never kept: every request reads the job and its sub-jobs from the store.
+  { name: 'sdrs ShowJobStatus, with sub-jobs (never kept)', path: (t) => `/v1/${t.jobProject}/jobs/${t.jobId}`, auth: 'token' },
 ];
 
 /**
