@@ -14,7 +14,7 @@ import { clientErrorHandler, frameworkErrors, installBodyGuard, installGateway, 
 import { installDeadline } from './gateway/deadline.js';
 import { installMetrics, metricsRoutes } from './gateway/metrics.js';
 import { opsRoutes } from './gateway/ops.routes.js';
-import { installThrottle } from './gateway/throttle.js';
+import { AuthFailureLimit, installThrottle } from './gateway/throttle.js';
 import { jobsRoutes } from './jobs/jobs.routes.js';
 import { kpsRoutes } from './kps/kps.routes.js';
 import { notifyRoutes } from './notify/notify.routes.js';
@@ -23,7 +23,7 @@ import { sdrsRoutes } from './sdrs/sdrs.routes.js';
 import { checkJson, parseTextFields } from './validation.js';
 import { VERSION } from './version.js';
 
-/** The largest request body accepted: a full batch of 1000 large jobs fits. */
+/** The largest request body accepted from an authenticated caller: a full batch of 1000 large jobs fits. */
 export const BODY_LIMIT = 8 * 1024 * 1024;
 
 export async function buildApp(ctx: Context): Promise<FastifyInstance> {
@@ -39,6 +39,9 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     handlerTimeout: Math.round(ctx.config.requestTimeout * 1000),
     // The gateway refuses a Host-less HTTP/1.1 request itself, with a request id and its body.
     http: { requireHostHeader: false },
+    // Whose X-Forwarded-For names the client (request.ip), which the AK/SK lockout and
+    // the failed-authentication limit count by: nobody's unless configured.
+    trustProxy: ctx.config.trustProxy === false ? false : ctx.config.trustProxy === true ? true : [...ctx.config.trustProxy],
   });
 
   // Every route validates with the same code, so every message has the same shape.
@@ -58,7 +61,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   installMetrics(app, ctx.metrics);
   // Before authentication and the routes: their store work runs under the deadline.
   installDeadline(app);
-  installAuth(app, ctx.auth);
+  installAuth(app, ctx.auth, ctx.config.authFailureLimit > 0 ? new AuthFailureLimit(ctx.config.authFailureLimit) : null);
   // After authentication: the count is the principal's.
   if (ctx.config.throttle > 0) await installThrottle(app, ctx.config.throttle);
   installBodyGuard(app);

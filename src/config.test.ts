@@ -79,6 +79,32 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('trusts no proxy by default; takes true, false, or addresses, CIDRs and range names; reports each bad entry', () => {
+    assert.equal(loadConfig({}, {}).trustProxy, false);
+    assert.equal(loadConfig({ trustProxy: 'true' }, {}).trustProxy, true);
+    assert.equal(loadConfig({ trustProxy: '0' }, {}).trustProxy, false);
+    assert.deepEqual(loadConfig({}, { TASKCENTER_TRUST_PROXY: '10.0.0.0/8, 192.0.2.7,loopback,fd00::/8' }).trustProxy, [
+      '10.0.0.0/8',
+      '192.0.2.7',
+      'loopback',
+      'fd00::/8',
+    ]);
+    assert.deepEqual(problems({ trustProxy: '10.0.0.0/33,haproxy,10.0.0.1,::1/129,1.2.3.4/8/8' }), [
+      "--trust-proxy must be true, false, or a comma-separated list of proxy addresses, CIDR ranges (10.0.0.0/8) and loopback, linklocal, uniquelocal; '10.0.0.0/33', 'haproxy', '::1/129', '1.2.3.4/8/8' is none of those",
+    ]);
+  });
+
+  it('limits failed authentications to 100 per address per minute by default, 0 for none, and says what is allowed otherwise', () => {
+    assert.equal(loadConfig({}, {}).authFailureLimit, 100);
+    assert.equal(loadConfig({ authFailureLimit: '0' }, {}).authFailureLimit, 0);
+    assert.equal(loadConfig({}, { TASKCENTER_AUTH_FAILURE_LIMIT: '5' }).authFailureLimit, 5);
+    for (const bad of ['-1', '1.5', 'off', '']) {
+      assert.deepEqual(problems({ authFailureLimit: bad }), [
+        `--auth-failure-limit must be a whole number of failed authentications per client address per minute (0 for no limit), got '${bad}'`,
+      ]);
+    }
+  });
+
   it('takes the flag over the environment over the default', () => {
     const env = { TASKCENTER_PORT: '9000', TASKCENTER_DB: 'sqlite::memory:', TASKCENTER_LOG_LEVEL: 'warn' };
     const config = loadConfig({ port: '9001' }, env);

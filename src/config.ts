@@ -3,6 +3,7 @@
  * variables, validated as a whole, frozen, and passed down. Nothing else reads
  * `process.env`.
  */
+import { isIP } from 'node:net';
 
 export const AUTH_MODES = ['static', 'keystone', 'none'] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
@@ -72,6 +73,15 @@ export interface Config {
    * deliveries after they settled; null (the default) keeps everything.
    */
   readonly retainDays: number | null;
+  /**
+   * Which peers' `X-Forwarded-For` names the client: `false` (none: the client is the
+   * peer), `true` (every peer) or the addresses and CIDR ranges of the proxies (also
+   * `loopback`, `linklocal`, `uniquelocal`). The client address is what the AK/SK lockout
+   * and the failed-authentication limit count by.
+   */
+  readonly trustProxy: boolean | readonly string[];
+  /** Failed authentications allowed from one client address per minute; 0 turns the limit off. */
+  readonly authFailureLimit: number;
 }
 
 /** Flag values as the command line gives them: strings, unset when absent. */
@@ -104,6 +114,8 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   requestTimeout: '10',
   drainSeconds: '5',
   retainDays: undefined,
+  trustProxy: 'false',
+  authFailureLimit: '100',
 });
 
 /** The environment variable that backs each setting: `keystoneUrl` → `TASKCENTER_KEYSTONE_URL`. */
@@ -238,6 +250,18 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     problems.push(`${source('retainDays')} must be a whole number of days between 1 and 36500 (0 or off keeps every job), got '${retainText}'`);
   }
 
+  const trustText = (raw('trustProxy') ?? '').trim();
+  const trustProxy = parseTrustProxy(trustText);
+  if (typeof trustProxy === 'string') problems.push(`${source('trustProxy')} ${trustProxy}`);
+
+  const failureText = raw('authFailureLimit') ?? '';
+  const authFailureLimit = Number(failureText);
+  if (!/^\d{1,7}$/.test(failureText)) {
+    problems.push(
+      `${source('authFailureLimit')} must be a whole number of failed authentications per client address per minute (0 for no limit), got '${failureText}'`,
+    );
+  }
+
   const credentials = raw('credentials') ?? '';
   if (credentials === '') problems.push(`${source('credentials')} must not be empty`);
 
@@ -269,7 +293,31 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     requestTimeout,
     drainSeconds,
     retainDays,
+    trustProxy: typeof trustProxy === 'string' ? false : trustProxy,
+    authFailureLimit,
   });
+}
+
+/** The names of address ranges `--trust-proxy` takes beside addresses and CIDRs, as Fastify (proxy-addr) knows them. */
+const TRUST_PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * `--trust-proxy`: `false`/`0`/empty, `true`/`1`, or a comma-separated list of addresses,
+ * CIDR ranges and range names; a string saying what is wrong otherwise.
+ */
+function parseTrustProxy(text: string): boolean | readonly string[] | string {
+  if (['', 'false', '0'].includes(text)) return false;
+  if (['true', '1'].includes(text)) return true;
+  const entries = text.split(',').map((entry) => entry.trim());
+  const bad = entries.filter((entry) => {
+    if (TRUST_PROXY_NAMES.includes(entry)) return false;
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return true;
+    return prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  });
+  if (bad.length === 0) return Object.freeze(entries);
+  return `must be true, false, or a comma-separated list of proxy addresses, CIDR ranges (10.0.0.0/8) and ${TRUST_PROXY_NAMES.join(', ')}; '${bad.join("', '")}' is none of those`;
 }
 
 /** `keystoneUrl` → `keystone-url`. */

@@ -184,7 +184,10 @@ export interface TestServer extends TestApp {
 export async function createTestServer(engine: Engine, options: { auth?: AuthMode } & Pick<TestAppOptions, 'beforeReady'> = {}): Promise<TestServer> {
   const server = await createTestApp(
     engine,
-    (db, dir) => loadConfig({ db, auth: options.auth ?? 'static', credentials: writeTestCredentials(dir), logLevel: 'silent', port: '0' }, {}),
+    // No --auth-failure-limit: suites (the fuzz suite most) fail more often from 127.0.0.1 in
+    // a minute than the default allows; test/auth/before-body.test.ts tests the limit.
+    (db, dir) =>
+      loadConfig({ db, auth: options.auth ?? 'static', credentials: writeTestCredentials(dir), logLevel: 'silent', port: '0', authFailureLimit: '0' }, {}),
     options,
   );
   return { engine, ...server };

@@ -19,7 +19,7 @@ import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError, quote } from '../errors.js';
 import { hashToken } from './credentials.js';
-import type { Lockout } from './lockout.store.js';
+import type { Lockout, LockoutState } from './lockout.store.js';
 import type { AccessKeyEntry, Principal } from './principal.js';
 
 /** The only signing algorithm accepted, and the scheme word of its Authorization header. */
@@ -32,18 +32,36 @@ export const LOCKOUT_MS = 5 * 60 * 1000;
 /** The payload hash a client uses when it chose not to sign the body. */
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
-/** What a signature check looks at: the request exactly as it arrived. */
-export interface SignedRequest {
+/** What is known of a request before its body is read: the request line and the headers, as they arrived. */
+export interface RequestHead {
   readonly method: string;
   /** The raw request target: path and query exactly as sent. */
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
-  /** The raw body bytes, empty when there is none. */
-  readonly body: Buffer;
   /** The path's `{project_id}`, when the route has one: X-Project-Id must then match it. */
   readonly projectId?: string | undefined;
   /** The client's address, which the lockout counts failures by (with the access key). */
   readonly address?: string | undefined;
+}
+
+/** What a signature check looks at: the request exactly as it arrived. */
+export interface SignedRequest extends RequestHead {
+  /** The raw body bytes, empty when there is none. */
+  readonly body: Buffer;
+}
+
+/**
+ * A signed request whose headers passed every check they allow (a known access key, not
+ * locked out from the address, a well-formed Authorization and X-Sdk-Date inside its
+ * window): the signature covers the body's hash, so it is checked once the body is read.
+ */
+export class PendingSignature {
+  constructor(
+    /** The access key the request names. */
+    readonly accessKey: string,
+    /** Checks the signature over the request with `body`: the key's principal, or `unauthenticated`. */
+    readonly complete: (body: Buffer) => Promise<Principal>,
+  ) {}
 }
 
 /** Finds an access key; undefined when there is no such key. */
@@ -394,6 +412,16 @@ export class AkskVerifier {
    * saying why otherwise. Never says what the expected signature was.
    */
   async verify(request: SignedRequest): Promise<Principal> {
+    return (await this.begin(request)).complete(request.body);
+  }
+
+  /**
+   * Everything the headers alone decide, before the body is read: throws `unauthenticated`
+   * for a malformed Authorization, an unknown access key, a key locked out from this
+   * address, or an X-Sdk-Date that is missing, malformed or out of its window; else
+   * answers the check of the signature itself, which needs the body.
+   */
+  async begin(request: RequestHead): Promise<PendingSignature> {
     const authorization = headerValue(request.headers, 'authorization');
     if (authorization === undefined) throw unauthenticated('no Authorization header');
     const auth = parseAuthorization(authorization);
@@ -420,7 +448,22 @@ export class AkskVerifier {
     if (Math.abs(now - signedAt) > DATE_WINDOW_MS) {
       throw unauthenticated(`X-Sdk-Date ${sdkDate} is outside the 15-minute window around the server time ${formatSdkDate(now)}`);
     }
+    for (const name of auth.signedHeaders) {
+      if (headerValue(request.headers, name) === undefined) throw unauthenticated(`the signed header ${quote(name)} is not in the request`);
+    }
+    return new PendingSignature(auth.access, (body) => this.#complete({ ...request, body }, auth, entry, sdkDate, state));
+  }
 
+  async #complete(
+    request: SignedRequest,
+    auth: AuthorizationParts,
+    entry: AccessKeyEntry,
+    sdkDate: string,
+    state: LockoutState | undefined,
+  ): Promise<Principal> {
+    // The clock again: reading the body took time, and a temporary key may expire meanwhile.
+    const now = this.#now();
+    const address = request.address ?? UNKNOWN_ADDRESS;
     if (!signatureMatches(request, auth, entry.sk, sdkDate)) {
       const after = await this.#lockout?.fail(auth.access, address, now, MAX_BAD_SIGNATURES, LOCKOUT_MS);
       const locked = after !== undefined && after.lockedUntil > now;

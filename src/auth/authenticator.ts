@@ -4,21 +4,37 @@
  * `--auth`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { AkskVerifier, isSignedRequest, unauthenticated, type AkskVerifierOptions, type SignedRequest } from './aksk.js';
+import { AkskVerifier, PendingSignature, isSignedRequest, unauthenticated, type AkskVerifierOptions, type RequestHead, type SignedRequest } from './aksk.js';
 import { indexCredentials, isExposed, readCredentialsFile, hashToken, type Credentials } from './credentials.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 
 // Defined beside the AK/SK verifier, which every authenticator shares; exported here too.
-export { unauthenticated };
+export { PendingSignature, unauthenticated };
 
 /** What authentication may look at in a request: the request exactly as it arrived. */
 export type AuthRequest = SignedRequest;
 
+/** What the headers alone decide: the caller's principal, or an AK/SK signature still to check over the body. */
+export type HeadVerdict = Principal | PendingSignature;
+
 export interface Authenticator {
-  /** Resolves to the caller's principal; rejects with ServiceError `unauthenticated`. */
+  /**
+   * Authenticates from the request line and headers alone, before any of the body is read:
+   * resolves to the caller's principal (a token), or to the signature check that needs the
+   * body (AK/SK); rejects with ServiceError `unauthenticated` when the headers already
+   * settle it (no credential, a malformed Authorization, an unknown token or access key, a
+   * key locked out from the address, an X-Sdk-Date out of its window).
+   */
+  authenticateHead(request: RequestHead): Promise<HeadVerdict>;
+  /** Both steps: resolves to the caller's principal; rejects with ServiceError `unauthenticated`. */
   authenticate(request: AuthRequest): Promise<Principal>;
   /** Re-reads whatever backs it (the credentials file on SIGHUP). */
   reload(): void;
+}
+
+/** The principal once the body is known: the verdict itself, or the signature checked over `body`. */
+export async function withBody(verdict: HeadVerdict, body: Buffer): Promise<Principal> {
+  return verdict instanceof PendingSignature ? verdict.complete(body) : verdict;
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -61,8 +77,12 @@ export class StaticAuthenticator implements Authenticator {
   }
 
   async authenticate(request: AuthRequest): Promise<Principal> {
+    return withBody(await this.authenticateHead(request), request.body);
+  }
+
+  async authenticateHead(request: RequestHead): Promise<HeadVerdict> {
     // A signature is what the caller chose to authenticate with: a stray token must not take over.
-    if (isSignedRequest(request.headers)) return this.#signatures.verify(request);
+    if (isSignedRequest(request.headers)) return this.#signatures.begin(request);
     const token = header(request.headers, 'x-auth-token');
     if (token !== undefined) {
       const principal = this.#credentials.byTokenHash.get(hashToken(token));
@@ -79,6 +99,10 @@ export class StaticAuthenticator implements Authenticator {
 
 /** `--auth none`: every request is the all-powerful anonymous principal. */
 export class OpenAuthenticator implements Authenticator {
+  async authenticateHead(): Promise<Principal> {
+    return ANONYMOUS;
+  }
+
   async authenticate(): Promise<Principal> {
     return ANONYMOUS;
   }

@@ -14,8 +14,8 @@ import { ServiceError } from '../errors.js';
 import { checkJson } from '../validation.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { isSignedRequest, type AkskVerifierOptions } from './aksk.js';
-import { StaticAuthenticator, unauthenticated, type AuthRequest, type Authenticator } from './authenticator.js';
+import { isSignedRequest, type AkskVerifierOptions, type RequestHead } from './aksk.js';
+import { StaticAuthenticator, unauthenticated, withBody, type AuthRequest, type Authenticator, type HeadVerdict } from './authenticator.js';
 import { hashToken } from './credentials.js';
 import { ACTIONS, type Principal } from './principal.js';
 
@@ -222,11 +222,15 @@ export class KeystoneAuthenticator implements Authenticator {
   }
 
   async authenticate(request: AuthRequest): Promise<Principal> {
+    return withBody(await this.authenticateHead(request), request.body);
+  }
+
+  async authenticateHead(request: RequestHead): Promise<HeadVerdict> {
     if (isSignedRequest(request.headers)) {
       if (!this.options.signatures) throw unauthenticated('AK/SK signatures are not accepted: this server has no credentials file');
       // The signature is what the caller chose to authenticate with; a stray token must not take over.
       const { 'x-auth-token': _ignored, ...headers } = request.headers;
-      return this.options.signatures.authenticate({ ...request, headers });
+      return this.options.signatures.authenticateHead({ ...request, headers });
     }
     const token = header(request.headers, 'x-auth-token');
     if (token === undefined || token === '') throw unauthenticated('no X-Auth-Token header and no AK/SK signature');

@@ -38,6 +38,12 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
                          days old, except failures still in a list, and webhook deliveries
                          delivered more than N days ago; checked 30 s after start, then
                          hourly (off: keep everything; ${envName('retainDays')})
+  --trust-proxy LIST     the proxies whose X-Forwarded-For names the client: addresses and CIDR
+                         ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal, comma-separated;
+                         true trusts any peer, false none (${DEFAULTS.trustProxy}; ${envName('trustProxy')})
+  --auth-failure-limit N failed authentications allowed from one client address per minute;
+                         past it the address's requests to authenticated routes answer 429
+                         until the minute is over, 0 for no limit (${DEFAULTS.authFailureLimit}; ${envName('authFailureLimit')})
   --emulator             serve the emulator controls under /taskcenter/v1/emulator/ (reset,
                          export/import, faults, progressing jobs, request journal); never in
                          production (${envName('emulator')}=1)

@@ -54,6 +54,8 @@ export const SERVER_FLAGS: Options = {
   'request-timeout': { type: 'string' },
   'drain-seconds': { type: 'string' },
   'retain-days': { type: 'string' },
+  'trust-proxy': { type: 'string' },
+  'auth-failure-limit': { type: 'string' },
 };
 
 /**
@@ -96,6 +98,8 @@ export function configInput(values: Record<string, unknown>): ConfigInput {
     'requestTimeout',
     'drainSeconds',
     'retainDays',
+    'trustProxy',
+    'authFailureLimit',
   ] satisfies (keyof Config)[]) {
     const value = values[kebab(key)];
     if (typeof value === 'string') input[key] = value;

@@ -54,3 +54,60 @@ export async function installThrottle(app: FastifyInstance, ratePerSecond: numbe
     },
   });
 }
+
+/** Client addresses whose failures are counted at once; beyond it the least recently counted are forgotten first. */
+const MAX_ADDRESSES = 10_000;
+
+/**
+ * Failed authentications per client address in fixed windows (`--auth-failure-limit`, per
+ * minute): an address over the count is refused before authentication until its window
+ * ends, so a caller without credentials cannot make the server check token after token
+ * (a call to Keystone each), signature after signature (a store read and a body each).
+ * Only failures count: @fastify/rate-limit counts every request it sees, and a caller
+ * that authenticates is the per-principal throttle's business. Kept per process, in
+ * memory, bounded in addresses.
+ */
+export class AuthFailureLimit {
+  readonly #windows = new Map<string, { start: number; failures: number }>();
+
+  constructor(
+    /** Failures allowed per window; the next request from the address is refused. */
+    readonly max: number,
+    readonly windowMs: number = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Seconds until `address` may try again (rounded up); 0 when it may now. */
+  retryAfter(address: string): number {
+    const window = this.#windows.get(address);
+    if (window === undefined || window.failures < this.max) return 0;
+    const left = window.start + this.windowMs - this.now();
+    if (left > 0) return Math.ceil(left / 1000);
+    this.#windows.delete(address);
+    return 0;
+  }
+
+  /** Counts one failed authentication from `address`. */
+  fail(address: string): void {
+    const now = this.now();
+    let window = this.#windows.get(address);
+    if (window === undefined || window.start + this.windowMs <= now) {
+      this.#windows.delete(address);
+      if (this.#windows.size >= MAX_ADDRESSES) this.#windows.delete(this.#windows.keys().next().value as string);
+      window = { start: now, failures: 0 };
+    } else {
+      // Last counted goes last: the oldest at the front is the first to forget.
+      this.#windows.delete(address);
+    }
+    window.failures++;
+    this.#windows.set(address, window);
+  }
+
+  /** The 429 (APIGW.0308) for an address `seconds` from its next try. */
+  refusal(seconds: number): ServiceError {
+    return new ServiceError(
+      'throttled',
+      `The throttling threshold has been reached: policy ip over ratelimit, limit:${this.max} failed authentications, time:${this.windowMs / 1000} seconds; retry in ${seconds} s`,
+    );
+  }
+}

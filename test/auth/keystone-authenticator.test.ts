@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { AuthRequest, Authenticator } from '../../src/auth/authenticator.js';
+import type { RequestHead } from '../../src/auth/aksk.js';
 import { DEFAULT_ROLES, KeystoneAuthenticator, keystoneTokensUrl, READ_ACTIONS, readRolesFile, type KeystoneOptions } from '../../src/auth/keystone.js';
 import { allows, type Principal } from '../../src/auth/principal.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
@@ -299,9 +300,13 @@ describe('KeystoneAuthenticator', () => {
   });
 
   it('hands AK/SK-signed requests to the signature verifier, without a stray token', async () => {
-    const seen: AuthRequest[] = [];
+    const seen: RequestHead[] = [];
     const signer: Principal = { name: 'alice', projects: [PROJECT], actions: ['*'] };
     const signatures: Authenticator = {
+      async authenticateHead(request) {
+        seen.push(request);
+        return signer;
+      },
       async authenticate(request) {
         seen.push(request);
         return signer;

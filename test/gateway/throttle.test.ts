@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { throttleWindow } from '../../src/gateway/throttle.js';
+import { AuthFailureLimit, throttleWindow } from '../../src/gateway/throttle.js';
 import { engines, PROJECT_A, requestIdOf, TOKENS } from '../helpers.js';
 import { startServer, type ListeningServer } from '../sdk/sdk-server.js';
 
@@ -22,6 +22,25 @@ describe('throttleWindow', () => {
   it('refuses a rate that is not positive', () => {
     assert.throws(() => throttleWindow(0), /positive/);
     assert.throws(() => throttleWindow(Number.NaN), /positive/);
+  });
+});
+
+describe('AuthFailureLimit', () => {
+  it('refuses an address once it failed max times, until its window ends, and no other address', () => {
+    let now = 1_000_000;
+    const limit = new AuthFailureLimit(2, 60_000, () => now);
+    limit.fail('a');
+    assert.equal(limit.retryAfter('a'), 0);
+    limit.fail('a');
+    assert.equal(limit.retryAfter('a'), 60);
+    assert.equal(limit.retryAfter('b'), 0);
+    now += 59_001;
+    assert.equal(limit.retryAfter('a'), 1);
+    now += 999;
+    assert.equal(limit.retryAfter('a'), 0);
+    // A new window counts from zero.
+    limit.fail('a');
+    assert.equal(limit.retryAfter('a'), 0);
   });
 });
 
