@@ -4,7 +4,8 @@
  * single deletes and batch clears of SDRS and KPS failures, some of them concurrent;
  * after each round every bucket must equal the COUNT(*) of its jobs, computed here from
  * the rows alone with API.md's rules, and no other bucket may exist. The lists' `count`
- * and `total` over HTTP must agree, and their items must be the stored rows.
+ * and `total` over HTTP must agree, their items must be the stored rows, and
+ * `checkListings` (what `taskcenter check` runs) must find no drift.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
@@ -12,6 +13,7 @@ import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import { Random } from '../../src/cli/random.js';
 import { SDRS_OPERATIONS, SDRS_RESOURCE_TYPES } from '../../src/jobs/jobs.schema.js';
+import { checkListings } from '../../src/jobs/listing-check.js';
 import { KPS_FAILED_BUCKET, KPS_RUNNING_BUCKET } from '../../src/kps/kps.listing.js';
 import { sdrsBucket } from '../../src/sdrs/sdrs.listing.js';
 import { describeEachEngine, TOKENS } from '../helpers.js';
@@ -199,6 +201,9 @@ describeEachEngine('list counts', (server) => {
     const actual = new Map(stored.map((r) => [`${r.project_id} ${r.bucket}`, Number(r.n)]));
     for (const key of actual.keys()) assert.ok(expected.has(key), `${round}: job_counts has a bucket no query reads: ${key}`);
     for (const [key, n] of expected) assert.equal(actual.get(key) ?? 0, n, `${round}: bucket ${key}`);
+    // taskcenter check's own comparison agrees: every counter and stored item as the rows say.
+    const { ctx } = server();
+    assert.deepEqual((await checkListings(ctx.db, ctx.writer.listings)).first, [], `${round}: taskcenter check found drift`);
 
     // The public lists agree, and show exactly the listed rows.
     for (const project of PROJECTS) {
