@@ -67,7 +67,9 @@ for (const engine of engines) {
       const created = await control('POST', '/jobs', {
         project_id: PROJECT_A,
         ...doc,
-        progress: { start_after_ms: 400, run_ms: 400, outcome: 'FAIL', error_code: 'EVS.2024', fail_reason: 'volume is error!' },
+        // Each step waits far longer than one signed call takes on a loaded machine (the first
+        // took over 400 ms once, and INIT went unseen).
+        progress: { start_after_ms: 1500, run_ms: 1500, outcome: 'FAIL', error_code: 'EVS.2024', fail_reason: 'volume is error!' },
       });
       assert.equal(created.status, 201, created.body);
       const seen: string[] = [];
