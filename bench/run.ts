@@ -18,7 +18,9 @@
  * --duration S, --warmup S, --connections N, --only <scenario substring>, --scenario <exact
  * name> (repeatable: only those, in one run, e.g. a scenario and its variant), --profile
  * (one server per scenario under `node --cpu-prof`; the top self-time functions of each
- * go to bench/results/<date>-profiles.md, the profiles beside it).
+ * go to bench/results/<date>-profiles.md, the profiles beside it), --pooling transaction
+ * (the PostgreSQL servers get `?pooling=transaction`: no named statements, as behind
+ * PgBouncer in transaction pooling mode, measured on a direct connection).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -76,6 +78,7 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     scenario: { type: 'string', multiple: true },
     profile: { type: 'boolean', default: false },
+    pooling: { type: 'string', default: 'session' },
   },
 });
 
@@ -964,7 +967,9 @@ for (const engine of engines) {
     log(
       `${engine} ${jobs}: sdrs project ${targets.sdrsProject} (${targets.sdrsFailures} group-level failures), kps project ${targets.kpsProject} (${targets.kpsFailures} failed tasks)`,
     );
-    const servers = new Servers(url, credentials, `${engine}-${jobs}`, port);
+    // --pooling transaction: the servers run as behind a transaction pooler (unnamed statements), the rest as usual.
+    const serverUrl = engine === 'postgres' && flags.pooling === 'transaction' ? `${url}?pooling=transaction` : url;
+    const servers = new Servers(serverUrl, credentials, `${engine}-${jobs}`, port);
     port += 100;
     try {
       await measureReads(engine, jobs, servers, targets, rows);

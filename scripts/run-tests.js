@@ -43,10 +43,49 @@ if (problem !== null) {
 }
 
 const files = [...testFiles('dist/test'), ...testFiles('dist/src')].sort();
-const filter = process.argv.slice(2);
+// `--pgbouncer` runs only the PgBouncer pass below (over the filtered files).
+const pgbouncerOnly = process.argv.includes('--pgbouncer');
+const filter = process.argv.slice(2).filter((arg) => arg !== '--pgbouncer');
 const selected = filter.length === 0 ? files : files.filter((f) => filter.some((part) => f.includes(part)));
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...selected], { stdio: 'inherit', env });
+let status = 0;
+if (!pgbouncerOnly) {
+  status = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...selected], { stdio: 'inherit', env }).status ?? 1;
+}
+
+// The store suites, and the several-nodes test, once more on PostgreSQL reached through
+// PgBouncer in transaction pooling mode (test/pgbouncer.ts; TASKCENTER_TEST_PGBOUNCER in
+// test/helpers.ts). Run on a whole run, or with --pgbouncer.
+const STORE_SUITES = [
+  'dist/test/db/',
+  'dist/test/jobs/',
+  'dist/test/sdrs/',
+  'dist/test/kps/',
+  'dist/test/projects/',
+  'dist/test/auth/lockout',
+  'dist/test/ops/',
+  'dist/src/db/',
+];
+const throughPgbouncer = selected.filter((f) => STORE_SUITES.some((suite) => f.startsWith(suite)));
+if (problem === null && (filter.length === 0 || pgbouncerOnly) && throughPgbouncer.length > 0) {
+  const found = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', ...(process.env.PATH ?? '').split(':').map((dir) => join(dir, 'pgbouncer'))].some((path) =>
+    existsSync(path),
+  );
+  if (!found) {
+    const message = 'PgBouncer pass skipped: pgbouncer not found (apt-get install -y pgbouncer).';
+    if (process.env.TASKCENTER_REQUIRE_TOOLS === '1') {
+      console.error(`${message} It is required (TASKCENTER_REQUIRE_TOOLS=1).`);
+      status ||= 1;
+    } else console.log(message);
+  } else {
+    console.log(`PgBouncer pass: ${throughPgbouncer.length} files on PostgreSQL through PgBouncer (pool_mode = transaction, ?pooling=transaction)`);
+    const pass = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...throughPgbouncer], {
+      stdio: 'inherit',
+      env: { ...env, TASKCENTER_TEST_PGBOUNCER: '1' },
+    });
+    status ||= pass.status ?? 1;
+  }
+}
 if (problem !== null && process.env.TASKCENTER_REQUIRE_PG !== '1') {
   console.log(`PostgreSQL suites skipped: ${pgUrl} is not reachable (${problem}).`);
 }
-process.exit(result.status ?? 1);
+process.exit(status);

@@ -17,6 +17,7 @@ import { hashToken } from '../src/auth/credentials.js';
 import { loadConfig, type AuthMode, type Config } from '../src/config.js';
 import { createContext, createLogger, type Context } from '../src/context.js';
 import type { Engine } from '../src/db/database.js';
+import { startPgBouncer, type PgBouncer } from './pgbouncer.js';
 
 /** The PostgreSQL server tests use; a fresh database is created on it per context. */
 export const PG_ADMIN_URL = process.env.TASKCENTER_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -40,10 +41,23 @@ export function postgresProblem(): Promise<string | null> {
   return pgAvailable;
 }
 
-/** Every engine store tests run on. Set by the test runner (scripts/run-tests.js). */
-export const engines: readonly Engine[] = process.env.TASKCENTER_TEST_ENGINES === 'sqlite' ? ['sqlite'] : ['sqlite', 'postgres'];
+/**
+ * Set by the test runner's PgBouncer pass (scripts/run-tests.js): PostgreSQL is reached
+ * through PgBouncer in transaction pooling mode (test/pgbouncer.ts), with
+ * `?pooling=transaction`, and only PostgreSQL suites run.
+ */
+export const THROUGH_PGBOUNCER = process.env.TASKCENTER_TEST_PGBOUNCER === '1';
 
-/** A database URL on `engine` that no other test uses, and how to drop it. */
+/** Every engine store tests run on. Set by the test runner (scripts/run-tests.js). */
+export const engines: readonly Engine[] = THROUGH_PGBOUNCER
+  ? ['postgres']
+  : process.env.TASKCENTER_TEST_ENGINES === 'sqlite'
+    ? ['sqlite']
+    : ['sqlite', 'postgres'];
+
+let pgbouncer: Promise<PgBouncer> | undefined;
+
+/** A database URL on `engine` that no other test uses (through PgBouncer when {@link THROUGH_PGBOUNCER}), and how to drop it. */
 export async function freshDatabase(engine: Engine): Promise<{ url: string; drop(): Promise<void> }> {
   if (engine === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'taskcenter-test-'));
@@ -57,7 +71,7 @@ export async function freshDatabase(engine: Engine): Promise<{ url: string; drop
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${name}`;
   return {
-    url: url.toString(),
+    url: THROUGH_PGBOUNCER ? (await (pgbouncer ??= startPgBouncer(PG_ADMIN_URL))).through(url.toString()) : url.toString(),
     async drop() {
       const client = new pg.Client({ connectionString: PG_ADMIN_URL });
       await client.connect();

@@ -5,6 +5,7 @@
  * makes that a failure.
  */
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -62,4 +63,16 @@ export function describeRequiring(name: string, problem: string | null, required
 /** `describeRequiring` for suites that need `tools` installed (TASKCENTER_REQUIRE_TOOLS). */
 export function describeWithTools(name: string, tools: readonly Tool[], suite: () => void): void {
   describeRequiring(name, toolsProblem(tools), 'TASKCENTER_REQUIRE_TOOLS', suite);
+}
+
+/** A free TCP port on 127.0.0.1, for a program's listener (free now; nothing holds it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
 }

@@ -20,7 +20,8 @@ export interface Database {
    * its transactions, the engine's fastest way. SQLite runs a read outside a transaction
    * at once on its connection, past Kysely's queue (which costs a primary-key read about
    * ten times the read itself in a busy server); PostgreSQL runs it as a named statement
-   * that each connection parses once.
+   * that each connection parses once (unnamed through a transaction pooler, where the
+   * next transaction may run on another server connection).
    */
   runPrepared<R>(handle: Kysely<DB>, query: CompiledQuery<R>): Promise<R[]>;
   /**
@@ -31,7 +32,8 @@ export interface Database {
   snapshot<T>(work: (db: Kysely<DB>) => Promise<T>): Promise<T>;
   /**
    * Runs `work` while holding the store-wide lock `name`, which one process at a time
-   * holds (the others wait for it). On PostgreSQL it is a session advisory lock and each
+   * holds (the others wait for it). On PostgreSQL it is an advisory lock (a session's, or
+   * through a transaction pooler an open transaction's) and each
    * `batch` is a transaction of its own, so requests go on between batches; on SQLite it
    * is the write lock, held for the whole of `work`, whose batches share one transaction
    * (readers go on, writers wait; an interrupted `work` leaves nothing).

@@ -20,17 +20,39 @@ import type { DB } from './schema.js';
 
 const INT8_OID = 20;
 
+/** How connections reach PostgreSQL: directly or through a session pooler, or through a transaction pooler (`?pooling=transaction`). */
+export type Pooling = 'session' | 'transaction';
+
+/**
+ * The URL pg is given and the pooling its `pooling` query parameter asks for (`session`
+ * when absent); the parameter is ours, so it is taken out. Throws for any other value.
+ */
+export function poolingOf(url: string): { readonly connectionString: string; readonly pooling: Pooling } {
+  const match = /[?&]pooling=([^&#]*)/.exec(url);
+  if (match === null) return { connectionString: url, pooling: 'session' };
+  const value = decodeURIComponent(match[1] ?? '');
+  if (value !== 'session' && value !== 'transaction') {
+    throw new Error(`the database URL's pooling parameter must be session or transaction, got '${value}'`);
+  }
+  const connectionString = url.replace(/([?&])pooling=[^&#]*&?/, '$1').replace(/[?&](#|$)/, '$1');
+  return { connectionString, pooling: value };
+}
+
 /**
  * Opens a pg pool. BIGINT columns hold epoch milliseconds and counts, all far below
  * 2^53, so they are parsed to numbers rather than pg's default strings.
  *
- * Every wait is bounded by `limits` (see {@link boundedClients}) with nothing sent at
- * connection start-up, so the same settings work through PgBouncer in transaction
- * pooling mode, which refuses start-up parameters it does not know.
+ * Every wait is bounded by `limits` (see {@link boundedClients}) without session
+ * settings. With `?pooling=transaction` in the URL (PgBouncer's `pool_mode =
+ * transaction`, where consecutive transactions of one client may run on different
+ * server connections) nothing is sent at connection start-up, which PgBouncer would
+ * refuse, and no statement is named, since a named statement exists only on the server
+ * connection that parsed it.
  */
 export function openPostgres(url: string, limits: StoreLimits): Database {
+  const { connectionString, pooling } = poolingOf(url);
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString,
     max: 10,
     // Covers both opening a connection and waiting for a free one.
     connectionTimeoutMillis: limits.connectTimeoutMs,
@@ -39,7 +61,9 @@ export function openPostgres(url: string, limits: StoreLimits): Database {
     // Named statements below are planned for their values on every run, never with a
     // generic plan (which PostgreSQL switches to after five runs, and which made the
     // first page of a list twenty times slower before the list indexes became literal).
-    options: '-c plan_cache_mode=force_custom_plan',
+    // Through a transaction pooler every statement is unnamed, and an unnamed statement
+    // is planned for its values anyway.
+    ...(pooling === 'session' ? { options: '-c plan_cache_mode=force_custom_plan' } : {}),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
@@ -59,14 +83,26 @@ export function openPostgres(url: string, limits: StoreLimits): Database {
     engine: 'postgres',
     kysely,
     async runPrepared<R>(handle: Kysely<DB>, query: CompiledQuery<R>): Promise<R[]> {
-      statements.add(query.sql);
+      if (pooling === 'session') statements.add(query.sql);
       return (await handle.executeQuery(query)).rows;
     },
     snapshot: (work) => kysely.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(work),
     exclusively: <T>(name: string, work: (batch: Batch) => Promise<T>): Promise<T> =>
-      // A session lock, held on one connection while the batches run on others.
+      // A lock held on one connection while the batches run on others. Through a
+      // transaction pooler a session lock could be taken on one server connection and
+      // released on another (and so never): there it is a transaction's lock instead,
+      // held by a transaction left open on that connection until the work ends.
       kysely.connection().execute(async (connection) => {
         const key = lockKey(name);
+        if (pooling === 'transaction') {
+          await sql`begin`.execute(connection);
+          try {
+            await sql`select pg_advisory_xact_lock(${key})`.execute(connection);
+            return await work((step) => kysely.transaction().execute(step));
+          } finally {
+            await sql`rollback`.execute(connection);
+          }
+        }
         await sql`select pg_advisory_lock(${key})`.execute(connection);
         try {
           return await work((step) => kysely.transaction().execute(step));

@@ -14,13 +14,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, startTaskcenter, taskcenter, type Running } from '../cli-helpers.js';
-import { engines, freshDatabase, kpsJob, sdrsJob, TOKENS, uniqueId, writeTestCredentials } from '../helpers.js';
-import { describeWithTools, HAPROXY, locate } from '../tools.js';
+import { engines, freshDatabase, THROUGH_PGBOUNCER, kpsJob, sdrsJob, TOKENS, uniqueId, writeTestCredentials } from '../helpers.js';
+import { describeWithTools, freePort, HAPROXY, locate } from '../tools.js';
 
 /** Seconds each node drains on SIGTERM: above HAProxy's time to mark it down (1 s + 250 ms, with check latency). */
 const DRAIN_SECONDS = '3';
@@ -28,18 +27,6 @@ const DRAIN_SECONDS = '3';
 const WORKERS = 4;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A free TCP port on 127.0.0.1 (free now; the test then keeps it for one process). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 /** Polls `check` every 100 ms until it returns true; fails after `ms` saying `what`. */
 async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
@@ -68,10 +55,18 @@ class Node {
   async start(): Promise<void> {
     this.process = startTaskcenter(['serve', '--port', String(this.port), '--log-level', 'warn', '--drain-seconds', DRAIN_SECONDS, ...this.args]);
     const running = this.process;
-    await until(`${this.name} ready`, async () => {
-      if (running.child.exitCode !== null) throw new Error(`${this.name} exited ${running.child.exitCode}: ${running.stderr()}`);
-      return (await fetch(`${this.url}/readyz`)).status === 200;
-    });
+    try {
+      await until(
+        `${this.name} ready`,
+        async () => {
+          if (running.child.exitCode !== null) throw new Error(`${this.name} exited ${running.child.exitCode}: ${running.stderr()}`);
+          return (await fetch(`${this.url}/readyz`)).status === 200;
+        },
+        60_000,
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nstdout: ${running.stdout().slice(-2000)}\nstderr: ${running.stderr().slice(-2000)}`);
+    }
   }
 
   /** Resolves with the exit code, or the signal that ended it. */
@@ -507,7 +502,7 @@ function severalNodes(label: string, databases: () => Promise<{ nodeDb: string; 
 
 if (engines.includes('postgres')) {
   describeWithTools('several nodes behind HAProxy', [HAPROXY], () => {
-    severalNodes('three nodes, one PostgreSQL', async () => {
+    severalNodes(THROUGH_PGBOUNCER ? 'three nodes, one PostgreSQL through PgBouncer (transaction pooling)' : 'three nodes, one PostgreSQL', async () => {
       const database = await freshDatabase('postgres');
       return { nodeDb: database.url, directDb: database.url, drop: () => database.drop() };
     });
