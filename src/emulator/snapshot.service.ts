@@ -9,7 +9,7 @@ import type { Database } from '../db/database.js';
 import { ServiceError } from '../errors.js';
 import { toJobRow, toReportedJob, toStoredJob } from '../jobs/job.js';
 import type { JobRow } from '../jobs/jobs.table.js';
-import { checkJson } from '../validation.js';
+import { checkJson, parseJsonBody } from '../validation.js';
 import { SnapshotLine } from './emulator.schema.js';
 import { countJobs, jobsAfter, type JobCursor } from './snapshot.store.js';
 
@@ -43,13 +43,14 @@ export function snapshotSize(db: Database, projectId: string | undefined): Promi
 }
 
 /**
- * The row one snapshot line stores: checked as a report is (schema, then the rules
- * across fields), with its stored state kept. Throws `invalid_parameter` whose message
+ * The row one snapshot line stores: read as a request body is (nesting bounded before
+ * anything walks it), checked as a report is (schema, then the rules across fields),
+ * with its stored state kept. Throws `invalid_parameter` whose message
  * starts `line N:`.
  */
 export function parseSnapshotLine(text: string, line: number): JobRow {
   try {
-    const { project_id, failure_cleared, created_at, updated_at, ...doc } = checkJson<SnapshotLine>(SnapshotLine, JSON.parse(text));
+    const { project_id, failure_cleared, created_at, updated_at, ...doc } = checkJson<SnapshotLine>(SnapshotLine, parseJsonBody(Buffer.from(text)));
     return toJobRow(toReportedJob(project_id, doc), failure_cleared ? 1 : 0, Date.parse(created_at), Date.parse(updated_at));
   } catch (error) {
     if (error instanceof ServiceError) throw new ServiceError('invalid_parameter', `line ${line}: ${error.message}`, error.field);

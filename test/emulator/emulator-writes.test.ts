@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { it } from 'node:test';
+import { MAX_JSON_DEPTH } from '../../src/validation.js';
 import { kpsJob, PROJECT_A, PROJECT_B, reportJobs, sdrsJob, TOKENS } from '../helpers.js';
 import { assertListingsExact, describeEmulator, type Answer, type EmulatorServer } from './emulator-server.js';
 
@@ -111,6 +112,12 @@ describeEmulator('emulator writes', (server) => {
       [`${good('i-1')}\n\n${JSON.stringify({ ...JSON.parse(good('i-2')), status: 'DONE' })}\n`, /^line 3: status must be one of/],
       [`${good('i-1')}\n${JSON.stringify({ ...JSON.parse(good('i-2')), end_time: null })}\n`, /^line 2: end_time is required/],
       [`${JSON.stringify({ ...JSON.parse(good('i-1')), created_at: 'yesterday' })}\n`, /^line 1: created_at/],
+      // Found by test/fuzz/routes: a deep line was a 500 (issue 11 items 1 and 8).
+      [
+        `${good('i-1')}\n${'['.repeat(100_000)}${']'.repeat(100_000)}\n`,
+        new RegExp(`^line 2: (\\[0\\]){${MAX_JSON_DEPTH}} is nested too deeply: .* at most ${MAX_JSON_DEPTH} levels$`),
+      ],
+      [good('i-1').replace('"volume is error!"', `${'['.repeat(5000)}${']'.repeat(5000)}`), /^line 1: fail_reason(\[0\])+ is nested too deeply/],
     ];
     for (const [body, message] of cases) {
       assert.match(nested(await server().call('POST', '/taskcenter/v1/emulator/import', { body, headers: ndjson }), 400, 'TASKCENTER.0001'), message);
