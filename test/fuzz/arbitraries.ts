@@ -140,14 +140,22 @@ function pathValue(name: string): fc.Arbitrary<string> {
   }
 }
 
-/** A query parameter's value: valid for its schema, or not. */
-function queryValue(parameter: DocumentedParameter | undefined): fc.Arbitrary<string> {
-  const schema = (parameter?.schema ?? {}) as { type?: string; minimum?: number; maximum?: number; anyOf?: { enum?: string[] }[] };
+/** A query parameter's value that its schema allows. */
+function queryValueValid(parameter: DocumentedParameter): fc.Arbitrary<string> {
+  const schema = parameter.schema as { type?: string; minimum?: number; maximum?: number; anyOf?: { enum?: string[] }[] };
   const valid: fc.Arbitrary<string>[] = [];
-  if (schema.type === 'integer') valid.push(fc.integer({ min: schema.minimum ?? 0, max: schema.maximum ?? 1000 }).map(String));
+  if (schema.type === 'integer') valid.push(fc.integer({ min: schema.minimum ?? 0, max: Math.min(schema.maximum ?? 1000, 2000) }).map(String));
   const values = (schema.anyOf ?? []).flatMap((branch) => branch.enum ?? []);
   if (values.length > 0) valid.push(fc.constantFrom(...values));
-  if (parameter?.name === 'marker' || parameter?.name === 'server_group_id') valid.push(fc.constantFrom(...JOB_IDS, ...GROUPS));
+  if (parameter.name === 'marker' || parameter.name === 'server_group_id' || parameter.name === 'project_id')
+    valid.push(fc.constantFrom(...JOB_IDS, ...GROUPS));
+  if (parameter.name === 'resource_name') valid.push(fc.string({ maxLength: 10 }).map(pct));
+  return valid.length > 0 ? fc.oneof(...valid) : fc.constant('1');
+}
+
+/** A query parameter's value: valid for its schema, or not. */
+function queryValue(parameter: DocumentedParameter | undefined): fc.Arbitrary<string> {
+  const valid = parameter === undefined ? [] : [queryValueValid(parameter)];
   const wrong = fc.constantFrom(
     '-1',
     '1001',
@@ -422,32 +430,100 @@ const subscriptionBody = fc
   })
   .map((body) => JSON.stringify(body));
 
+/** A line of an emulator snapshot: a stored job with its project, or not quite. */
+const snapshotLine: fc.Arbitrary<string> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom(...PROJECTS),
+        fc.oneof({ weight: 3, arbitrary: validJob(fc.constantFrom(...JOB_IDS)) }, mutatedJob(fc.constantFrom(...JOB_IDS))),
+        fc.boolean(),
+        timestamp,
+      )
+      .map(([project_id, job, failure_cleared, at]) => JSON.stringify({ project_id, ...job, failure_cleared, created_at: at, updated_at: at })),
+  },
+  oddJsonText,
+);
+
+/** Drops what a progressing job may not say: it starts INIT and its outcome comes from `progress`. */
+function startOf(doc: Record<string, unknown>): Record<string, unknown> {
+  const { status: _status, end_time: _end, error_code: _code, fail_reason: _reason, parent_job_id: _parent, ...rest } = doc;
+  return rest;
+}
+
+/** An emulator progressing job: a job that starts INIT and moves by itself, with sub-jobs. */
+const progressingJob: fc.Arbitrary<string> = fc
+  .tuple(
+    fc.constantFrom(...PROJECTS),
+    validJob(fc.constantFrom('p0', 'p1', ...JOB_IDS)),
+    fc.record({
+      start_after_ms: fc.oneof(fc.integer({ min: 0, max: 50 }), fc.constantFrom(-1, 1e12, 1.5)),
+      run_ms: fc.integer({ min: 0, max: 50 }),
+      outcome: fc.constantFrom('SUCCESS', 'FAIL', 'RUNNING'),
+    }),
+    fc.array(validJob(fc.constantFrom('p0-s0', 'p0-s1', 'p1-s0')), { maxLength: 2 }),
+  )
+  .map(([project_id, job, progress, subs]) =>
+    JSON.stringify({ project_id, ...startOf(job), progress, ...(subs.length > 0 ? { sub_jobs: subs.map(startOf) } : {}) }),
+  );
+
+/** An emulator fault rule, valid or not (the run deletes each one it adds before the next case). */
+const faultRule: fc.Arbitrary<string> = fc
+  .record(
+    {
+      operation: fc.constantFrom('ListFailureJobs', 'ReportJob', 'CheckHealth', 'Nope', ''),
+      project_id: fc.constantFrom(...PROJECTS),
+      probability: fc.constantFrom(0, 0.5, 1, 2, -1),
+      times: fc.constantFrom(1, 0, 1_000_001),
+      status: fc.constantFrom(400, 429, 503, 599, 600, 200),
+      error_code: fc.string({ maxLength: 10 }),
+      delay_ms: fc.constantFrom(0, 60_000, 60_001, -1),
+    },
+    { requiredKeys: ['operation'] },
+  )
+  .map((rule) => JSON.stringify(rule));
+
+/** The body an operation takes when it is given a proper one, or null for none. */
+function ownBody(operationId: string, jobId: string | undefined): fc.Arbitrary<string> | null {
+  const idArb = fc.oneof({ weight: 4, arbitrary: fc.constant(jobId ?? 'j0') }, fc.constantFrom(...JOB_IDS));
+  switch (operationId) {
+    case 'ReportJob':
+      return fc.oneof(validJob(idArb), mutatedJob(idArb)).map((doc) => JSON.stringify(doc));
+    case 'ReportJobs': {
+      const item = fc.tuple(fc.constantFrom(...PROJECTS), fc.oneof({ weight: 3, arbitrary: validJob(fc.constantFrom(...JOB_IDS)) }, mutatedJob(idArb)));
+      return fc
+        .array(item, { minLength: 1, maxLength: 4 })
+        .map((items) => JSON.stringify({ jobs: items.map(([project_id, doc]) => ({ project_id, ...doc })) }));
+    }
+    case 'CreateSubscription':
+      return subscriptionBody;
+    case 'ImportJobs':
+      return fc.array(snapshotLine, { maxLength: 4 }).map((lines) => lines.join('\n'));
+    case 'CreateProgressingJob':
+      return progressingJob;
+    case 'AddFault':
+      return faultRule;
+    case 'ResetJobs':
+      return fc.oneof({ weight: 4, arbitrary: fc.constant(JSON.stringify({ project_id: FUZZ_PROJECT })) }, fc.constantFrom('{}', '{"project_id": ""}'));
+    default:
+      return null;
+  }
+}
+
 /** A body for a route, as text (`binary` false) or latin1-written bytes (`binary` true). */
 function bodyFor(route: DocumentedRoute, jobId: string | undefined): fc.Arbitrary<{ body: string | null; binary: boolean }> {
   const text = (arb: fc.Arbitrary<string>) => arb.map((body) => ({ body, binary: false }));
-  const idArb = fc.oneof({ weight: 4, arbitrary: fc.constant(jobId ?? 'j0') }, fc.constantFrom(...JOB_IDS));
-  const batchItem = fc.tuple(fc.constantFrom(...PROJECTS), fc.oneof({ weight: 3, arbitrary: validJob(fc.constantFrom(...JOB_IDS)) }, mutatedJob(idArb)));
-  const job = fc.oneof(validJob(idArb), mutatedJob(idArb)).map((doc) => JSON.stringify(doc));
-  const batch = fc
-    .array(batchItem, { minLength: 1, maxLength: 4 })
-    .map((items) => JSON.stringify({ jobs: items.map(([project_id, doc]) => ({ project_id, ...doc })) }));
   const invalidUtf8 = fc
     .tuple(
       fc.constantFrom('{"job_id":"', '{"fail_reason":"', '{"jobs":["'),
       fc.constantFrom('\xff\xfe', '\xc0\xaf', '\xed\xa0\x80', '\x80', '\xf4\x90\x80\x80'),
     )
     .map(([head, bytes]) => ({ body: `${head}${bytes}"}`, binary: true }));
-  const own =
-    route.operationId === 'ReportJob'
-      ? [{ weight: 6, arbitrary: text(job) }]
-      : route.operationId === 'ReportJobs'
-        ? [{ weight: 6, arbitrary: text(batch) }]
-        : route.operationId === 'CreateSubscription'
-          ? [{ weight: 6, arbitrary: text(subscriptionBody) }]
-          : [];
+  const own = ownBody(route.operationId, jobId);
   return fc.oneof(
     { weight: route.takesBody ? 1 : 6, arbitrary: fc.constant({ body: null, binary: false }) },
-    ...own,
+    ...(own === null ? [] : [{ weight: 6, arbitrary: text(own) }]),
     { weight: 2, arbitrary: text(oddJsonText) },
     { weight: 1, arbitrary: invalidUtf8 },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => ({ body: Buffer.from(bytes).toString('latin1'), binary: true })) },
@@ -456,22 +532,59 @@ function bodyFor(route: DocumentedRoute, jobId: string | undefined): fc.Arbitrar
 
 const OTHER_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'PROPFIND', 'FOO'] as const;
 
-/** A request generated from `route`: mostly its own method and parameters, sometimes not. */
-function caseFor(route: DocumentedRoute): fc.Arbitrary<FuzzCase> {
+/** What a generated request can get wrong. */
+const DIMENSIONS = ['method', 'path', 'query', 'credentials', 'contentType', 'headers', 'body'] as const;
+type Dimension = (typeof DIMENSIONS)[number];
+
+/** A path parameter's value that names something the run may have written. */
+function validPathValue(name: string): fc.Arbitrary<string> {
+  switch (name) {
+    case 'project_id':
+      return fc.constantFrom(...PROJECTS);
+    case 'subscription_id':
+      return fc.nat(20).map((n) => `@sub${n}@`);
+    case 'delivery_id':
+      return fc.integer({ min: 1, max: 50 }).map(String);
+    case 'server_group_id':
+      return fc.constantFrom(...GROUPS);
+    default:
+      return fc.constantFrom(...JOB_IDS);
+  }
+}
+
+/** A query string of documented keys with valid values, or none. */
+function validQuery(parameters: readonly DocumentedParameter[]): fc.Arbitrary<string | null> {
+  const documented = parameters.filter((p) => p.in === 'query');
+  if (documented.length === 0) return fc.constant(null);
+  return fc.oneof(
+    fc.constant(null),
+    fc
+      .subarray(documented, { minLength: 1 })
+      .chain((chosen) => fc.tuple(...chosen.map((p) => queryValueValid(p).map((v) => `${p.name}=${v}`))).map((pairs) => pairs.join('&'))),
+  );
+}
+
+/**
+ * A request generated from `route`. Every dimension in `hostile` is drawn from values that
+ * mostly do not belong; the others are what a well-behaved admin client sends, so the
+ * handler itself runs on the hostile part.
+ */
+function caseFor(route: DocumentedRoute, hostile: ReadonlySet<Dimension>): fc.Arbitrary<FuzzCase> {
   const names = [...route.path.matchAll(/\{([a-z_]+)\}/g)].map((m) => m[1] as string);
-  const params = fc.tuple(...names.map(pathValue));
+  const ownType = route.operationId === 'ImportJobs' ? 'application/x-ndjson' : 'application/json';
+  const admin: Credentials = { kind: 'token', token: TOKENS.admin, valid: true };
   return fc
     .record({
-      method: fc.oneof({ weight: 9, arbitrary: fc.constant(route.method) }, fc.constantFrom(...OTHER_METHODS)),
-      values: params,
-      query: queryString(route.parameters),
-      credentials,
-      contentType: fc.oneof(
-        { weight: 6, arbitrary: fc.constant('application/json') },
-        { weight: 1, arbitrary: fc.constant(null) },
-        fc.constantFrom(...CONTENT_TYPES),
-      ),
-      headers: extraHeaders,
+      method: hostile.has('method')
+        ? fc.oneof({ weight: 3, arbitrary: fc.constant(route.method) }, fc.constantFrom(...OTHER_METHODS))
+        : fc.constant(route.method),
+      values: fc.tuple(...names.map((name) => (hostile.has('path') ? pathValue(name) : validPathValue(name)))),
+      query: hostile.has('query') ? queryString(route.parameters) : validQuery(route.parameters),
+      credentials: hostile.has('credentials') ? credentials : fc.constant(admin),
+      contentType: hostile.has('contentType')
+        ? fc.oneof({ weight: 2, arbitrary: fc.constant(ownType) }, { weight: 1, arbitrary: fc.constant(null) }, fc.constantFrom(...CONTENT_TYPES))
+        : fc.constant(ownType),
+      headers: hostile.has('headers') ? extraHeaders : fc.constant([]),
     })
     .chain(({ method, values, query, credentials: creds, contentType, headers }) => {
       let path = route.path;
@@ -480,18 +593,33 @@ function caseFor(route: DocumentedRoute): fc.Arbitrary<FuzzCase> {
       });
       const jobId = names.includes('job_id') ? (values[names.indexOf('job_id')] as string) : undefined;
       const project = names.includes('project_id') ? (values[names.indexOf('project_id')] as string) : null;
-      return bodyFor(route, jobId).map(({ body, binary }) => ({
+      const own = ownBody(route.operationId, jobId);
+      type Body = { body: string | null; binary: boolean };
+      const body: fc.Arbitrary<Body> = hostile.has('body')
+        ? bodyFor(route, jobId)
+        : own === null
+          ? fc.constant<Body>({ body: null, binary: false })
+          : own.map((text): Body => ({ body: text, binary: false }));
+      return body.map(({ body: text, binary }) => ({
         operation: route.operationId,
         method,
         path,
         project,
         query,
         credentials: creds,
-        headers: contentType === null || body === null ? headers : [['content-type', contentType] as const, ...headers],
-        body,
+        headers: contentType === null || text === null ? [...headers] : [['content-type', contentType] as const, ...headers],
+        body: text,
         binary,
       }));
     });
+}
+
+/** From `route`: everything hostile at once, or one dimension only (the rest valid), half and half. */
+function anyCaseFor(route: DocumentedRoute): fc.Arbitrary<FuzzCase> {
+  return fc.oneof(
+    caseFor(route, new Set(DIMENSIONS)),
+    fc.constantFrom(...DIMENSIONS).chain((dimension) => caseFor(route, new Set([dimension]))),
+  );
 }
 
 /**
@@ -547,12 +675,12 @@ function validWrite(): fc.Arbitrary<FuzzCase> {
 
 /** One case drawn from each of `routes` with `seed`: run first, so every route is covered whatever the draw. */
 export function oneCasePerRoute(routes: readonly DocumentedRoute[], seed: number): [FuzzCase][] {
-  return routes.map((route) => [fc.sample(caseFor(route), { seed, numRuns: 1 })[0] as FuzzCase]);
+  return routes.map((route) => [fc.sample(anyCaseFor(route), { seed, numRuns: 1 })[0] as FuzzCase]);
 }
 
 /** Any case: a generated request over one of `routes`, or a valid write (about one in four). */
 export function fuzzCase(routes: readonly DocumentedRoute[]): fc.Arbitrary<FuzzCase> {
-  return fc.oneof({ weight: 3, arbitrary: fc.oneof(...routes.map(caseFor)) }, { weight: 1, arbitrary: validWrite() });
+  return fc.oneof({ weight: 3, arbitrary: fc.oneof(...routes.map(anyCaseFor)) }, { weight: 1, arbitrary: validWrite() });
 }
 
 /**

@@ -14,7 +14,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { checkListings } from '../../src/jobs/listing-check.js';
-import { createTestServer, type TestServer } from '../helpers.js';
+import { loadConfig } from '../../src/config.js';
+import { ACCESS_KEYS, createTestApp, TOKENS, writeTestCredentials, type TestServer } from '../helpers.js';
 import type { RawResponse } from '../raw-http.js';
 
 function seedFromEnvironment(): number {
@@ -83,11 +84,18 @@ export async function runProperty<T>(name: string, runs: number, property: fc.IA
   return details.numRuns;
 }
 
-/** A test server on `engine`, listening on a free port of 127.0.0.1. */
-export async function listeningServer(engine: TestServer['engine']): Promise<TestServer & { readonly port: number }> {
-  const server = await createTestServer(engine);
+/**
+ * A test server on `engine` with the test credentials, listening on a free port of
+ * 127.0.0.1; with `emulator`, its controls are served (and documented) too.
+ */
+export async function listeningServer(engine: TestServer['engine'], options: { emulator?: boolean } = {}): Promise<TestServer & { readonly port: number }> {
+  const emulator = options.emulator === true ? '1' : '0';
+  const server = await createTestApp(engine, (db, dir) =>
+    // No limit on failed authentications: it counts per minute, so a replay would see other answers.
+    loadConfig({ db, auth: 'static', credentials: writeTestCredentials(dir), logLevel: 'silent', port: '0', emulator, authFailureLimit: '0' }, {}),
+  );
   await server.app.listen({ host: '127.0.0.1', port: 0 });
-  return { ...server, port: (server.app.server.address() as AddressInfo).port };
+  return { ...server, engine, port: (server.app.server.address() as AddressInfo).port };
 }
 
 /**
@@ -110,6 +118,23 @@ export interface WireResponse {
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+
+/**
+ * Closes the client's connections, then `server`. A connection the server refused before
+ * reading its body lingers up to 2 s on an unreferenced timer (lingerOnClose in
+ * src/gateway/gateway.ts, whose paused socket never sees the client's FIN): the close
+ * waits for it, and with nothing else to run, Node's test runner would call the pending
+ * close a failure. A timer of our own keeps the process up meanwhile.
+ */
+export async function closeServer(server: TestServer | undefined): Promise<void> {
+  agent.destroy();
+  const hold = setInterval(() => {}, 100);
+  try {
+    await server?.close();
+  } finally {
+    clearInterval(hold);
+  }
+}
 
 /**
  * Sends `request` to `port` over HTTP/1.1 (a kept-alive connection when the server keeps
@@ -172,6 +197,9 @@ const LEAKS: readonly RegExp[] = [
   /relation "[^"]*"/i,
   /RangeError|TypeError|ReferenceError|SyntaxError|FST_ERR_\w+|ERR_[A-Z_]{4,}|ECONNRESET|EPIPE/,
 ];
+
+/** What no body may hold, whatever the request carried: the test principals' tokens and secret keys. */
+const SECRETS: readonly string[] = [...Object.values(TOKENS), ...Object.values(ACCESS_KEYS).map((key) => key.sk)];
 
 /** What a request carried, which a body may echo back: its bytes, raw and decoded. */
 export function carriedText(parts: readonly (string | Buffer)[]): string {
@@ -265,6 +293,7 @@ export function responseProblems(response: WireResponse | RawResponse, sent: Sen
     if (format !== null) problems.push(format);
   }
   problems.push(...leaksIn(response.body, sent.carried));
+  for (const secret of SECRETS) if (response.body.includes(secret)) problems.push(`a secret in the body: ${secret.slice(0, 6)}...`);
   return problems;
 }
 
@@ -287,10 +316,9 @@ export async function aliveProblems(port: number): Promise<string[]> {
   }
 }
 
-/** Asserts the derived data of `server`'s store equals what its rows say, and that jobs were written. */
+/** Asserts the derived data of `server`'s store equals what its rows say; returns how many jobs it holds. */
 export async function assertListingsClean(server: TestServer): Promise<number> {
   const report = await checkListings(server.ctx.db, server.ctx.writer.listings);
   assert.deepEqual({ drifts: report.drifts, first: report.first }, { drifts: 0, first: [] });
-  assert.ok(report.jobs > 0, 'the fuzz run wrote jobs through the producer API');
   return report.jobs;
 }

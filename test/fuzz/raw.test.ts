@@ -15,7 +15,18 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { engines, PROJECT_A, TOKENS } from '../helpers.js';
 import { exchange, parseResponses, type RawResponse } from '../raw-http.js';
-import { aliveProblems, carriedText, listeningServer, newStats, responseProblems, runProperty, storeErrors, summary, type FuzzStats } from './fuzz-harness.js';
+import {
+  aliveProblems,
+  carriedText,
+  closeServer,
+  listeningServer,
+  newStats,
+  responseProblems,
+  runProperty,
+  storeErrors,
+  summary,
+  type FuzzStats,
+} from './fuzz-harness.js';
 
 /** Generated raw cases per engine. */
 const RUNS = 150;
@@ -320,7 +331,7 @@ for (const engine of engines) {
       server = await listeningServer(engine);
     });
     after(async () => {
-      await server?.close();
+      await closeServer(server);
     });
 
     it('answers each hostile request of the table as expected, with a request id and an APIGW body', async (t) => {
