@@ -1,6 +1,7 @@
 import { DEFAULTS, envName, loadConfig, redactUrl } from '../config.js';
 import { createListings } from '../context.js';
 import { migrate } from '../db/migrate.js';
+import { checkNameIndex } from '../db/name-search.js';
 import { openDatabase } from '../db/open.js';
 import { checkListings } from '../jobs/listing-check.js';
 import { asUsage, configInput, parseFlags, type Command } from './usage.js';
@@ -30,8 +31,12 @@ difference. Reads one snapshot; writers go on.
             : `item   project ${d.project_id}  job ${d.job_id}  stored ${d.stored ?? 'null'}, render says ${d.expected ?? 'null'}`,
         );
       }
-      io.out(`${where}: ${report.jobs} jobs checked, ${report.drifts === 0 ? 'no difference' : `${report.drifts} differences`}`);
-      return report.drifts === 0 ? 0 : 1;
+      // The resource_name index (migration 0008): on SQLite an FTS5 table kept by triggers.
+      const names = await checkNameIndex(db);
+      if (!names) io.out('names  the resource_name index differs from the rows: run taskcenter rebuild-listings');
+      const drifts = report.drifts + (names ? 0 : 1);
+      io.out(`${where}: ${report.jobs} jobs checked, ${drifts === 0 ? 'no difference' : `${drifts} differences`}`);
+      return drifts === 0 ? 0 : 1;
     } finally {
       await db.close();
     }

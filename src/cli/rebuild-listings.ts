@@ -1,6 +1,7 @@
 import { DEFAULTS, envName, loadConfig, redactUrl } from '../config.js';
 import { createListings } from '../context.js';
 import { migrate } from '../db/migrate.js';
+import { rebuildNameIndex } from '../db/name-search.js';
 import { openDatabase } from '../db/open.js';
 import { JobWriter } from '../jobs/job-writer.js';
 import { rebuildListings } from '../jobs/listing-rebuild.js';
@@ -41,6 +42,8 @@ process rebuilds at a time; a second waits for the first.
         },
       });
       bar?.progress.finish();
+      // The resource_name index too (SQLite's FTS5 table; nothing to do on PostgreSQL).
+      await rebuildNameIndex(db);
       // Without onlyIfStale a rebuild always runs.
       const r = report as NonNullable<typeof report>;
       io.out(

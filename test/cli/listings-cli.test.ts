@@ -62,3 +62,33 @@ for (const engine of engines) {
     });
   });
 }
+
+describe('taskcenter check and rebuild-listings: the resource_name index [sqlite]', () => {
+  it('check exits 1 when the FTS5 name index differs from the rows, rebuild-listings mends it', async () => {
+    const database = await freshDatabase('sqlite');
+    try {
+      const seeded = await taskcenter(['seed', '--db', database.url, '--projects', '1', '--jobs', '300', '--end-time', '2026-01-01T00:00:00.000Z']);
+      assert.equal(seeded.code, 0, seeded.stderr);
+      const db = openDatabase(database.url);
+      try {
+        // A name indexed under a rowid no listed failure has: what a VACUUM renumbering rowids leaves.
+        await sql`insert into jobs_names (rowid, resource_name) values (987654321, 'ghost-name')`.execute(db.kysely);
+      } finally {
+        await db.close();
+      }
+      const drifted = await taskcenter(['check', '--db', database.url]);
+      assert.equal(drifted.code, 1, drifted.stdout + drifted.stderr);
+      assert.match(
+        drifted.stdout,
+        /^names {2}the resource_name index differs from the rows: run taskcenter rebuild-listings\n.*: 300 jobs checked, 1 differences\n$/m,
+      );
+      const rebuilt = await taskcenter(['rebuild-listings', '--db', database.url]);
+      assert.equal(rebuilt.code, 0, rebuilt.stdout + rebuilt.stderr);
+      const clean = await taskcenter(['check', '--db', database.url]);
+      assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+      assert.match(clean.stdout, /: 300 jobs checked, no difference\n$/);
+    } finally {
+      await database.drop();
+    }
+  });
+});
