@@ -351,7 +351,10 @@ function lingerOnClose(socket: Socket): void {
       read += chunk.length;
       if (read > LINGER_BYTES) socket.destroy();
     });
-    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    // Not unref'd: closing the server waits for this socket, and an unref'd timer left that
+    // wait with nothing to end it when the peer never closed.
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once('close', () => clearTimeout(timer));
   };
 }
 
