@@ -37,8 +37,19 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     clientErrorHandler,
     // The request deadline: past it the route answers 503 (src/gateway/deadline.ts).
     handlerTimeout: Math.round(ctx.config.requestTimeout * 1000),
-    // The gateway refuses a Host-less HTTP/1.1 request itself, with a request id and its body.
-    http: { requireHostHeader: false },
+    http: {
+      // The gateway refuses a Host-less HTTP/1.1 request itself, with a request id and its body.
+      requireHostHeader: false,
+      // Slow clients (README, Timeouts): headers and the whole request each have their time,
+      // answered 408 by the gateway's clientErrorHandler; Node checks every
+      // connectionsCheckingInterval (30 s by default, which would stretch a 10 s limit to 40).
+      headersTimeout: Math.round(ctx.config.headersTimeout * 1000),
+      requestTimeout: Math.round(ctx.config.receiveTimeout * 1000),
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.round((ctx.config.headersTimeout * 1000) / 4))),
+    },
+    // Fastify sets these on the server after creating it, overriding what `http` says.
+    requestTimeout: Math.round(ctx.config.receiveTimeout * 1000),
+    keepAliveTimeout: Math.round(ctx.config.keepAliveTimeout * 1000),
     // Whose X-Forwarded-For names the client (request.ip), which the AK/SK lockout and
     // the failed-authentication limit count by: nobody's unless configured.
     trustProxy: ctx.config.trustProxy === false ? false : ctx.config.trustProxy === true ? true : [...ctx.config.trustProxy],
@@ -57,6 +68,9 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     };
   });
 
+  // A connection over the cap is closed as soon as it is accepted, so slow clients cannot
+  // use up the process's file descriptors (its store and logs need some too).
+  app.server.maxConnections = ctx.config.maxConnections;
   installGateway(app);
   installMetrics(app, ctx.metrics);
   // Before authentication and the routes: their store work runs under the deadline.

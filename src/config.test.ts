@@ -105,6 +105,25 @@ describe('loadConfig', () => {
     }
   });
 
+  it('bounds slow clients by default: headers 10 s, whole request 60 s, idle keep-alive 72 s, 1024 connections', () => {
+    const config = loadConfig({}, {});
+    assert.deepEqual([config.headersTimeout, config.receiveTimeout, config.keepAliveTimeout, config.maxConnections], [10, 60, 72, 1024]);
+    const set = loadConfig({ headersTimeout: '0.5', receiveTimeout: '2' }, { TASKCENTER_KEEP_ALIVE_TIMEOUT: '5', TASKCENTER_MAX_CONNECTIONS: '100' });
+    assert.deepEqual([set.headersTimeout, set.receiveTimeout, set.keepAliveTimeout, set.maxConnections], [0.5, 2, 5, 100]);
+  });
+
+  it('reports every bad slow-client setting at once, and a request timeout shorter than the header one', () => {
+    assert.deepEqual(problems({ headersTimeout: '0', keepAliveTimeout: '10s', maxConnections: '0' }, { TASKCENTER_RECEIVE_TIMEOUT: '3601' }), [
+      "--headers-timeout must be a number of seconds between 0.1 and 3600 (how long a client may take to send a request's headers), got '0'",
+      "TASKCENTER_RECEIVE_TIMEOUT must be a number of seconds between 0.1 and 3600 (how long a client may take to send a whole request), got '3601'",
+      "--keep-alive-timeout must be a number of seconds between 0.1 and 3600 (how long an idle kept-alive connection stays open), got '10s'",
+      "--max-connections must be a whole number of connections of at least 1, got '0'",
+    ]);
+    assert.deepEqual(problems({ headersTimeout: '30', receiveTimeout: '20' }), [
+      '--receive-timeout (20 s) must be at least --headers-timeout (30 s): the whole request includes its headers',
+    ]);
+  });
+
   it('takes the flag over the environment over the default', () => {
     const env = { TASKCENTER_PORT: '9000', TASKCENTER_DB: 'sqlite::memory:', TASKCENTER_LOG_LEVEL: 'warn' };
     const config = loadConfig({ port: '9001' }, env);

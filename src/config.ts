@@ -82,6 +82,14 @@ export interface Config {
   readonly trustProxy: boolean | readonly string[];
   /** Failed authentications allowed from one client address per minute; 0 turns the limit off. */
   readonly authFailureLimit: number;
+  /** Seconds a client has to send a request's headers, from its first byte (or from connecting); then 408 and close. */
+  readonly headersTimeout: number;
+  /** Seconds a client has to send a whole request, headers and body; then 408 and close. At least `headersTimeout`. */
+  readonly receiveTimeout: number;
+  /** Seconds an idle kept-alive connection is kept open after its last answer. */
+  readonly keepAliveTimeout: number;
+  /** Connections open at once; one more is closed as soon as it is accepted. */
+  readonly maxConnections: number;
 }
 
 /** Flag values as the command line gives them: strings, unset when absent. */
@@ -116,6 +124,10 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   retainDays: undefined,
   trustProxy: 'false',
   authFailureLimit: '100',
+  headersTimeout: '10',
+  receiveTimeout: '60',
+  keepAliveTimeout: '72',
+  maxConnections: '1024',
 });
 
 /** The environment variable that backs each setting: `keystoneUrl` → `TASKCENTER_KEYSTONE_URL`. */
@@ -262,6 +274,28 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     );
   }
 
+  const clientSeconds = (key: 'headersTimeout' | 'receiveTimeout' | 'keepAliveTimeout', what: string): number => {
+    const text = raw(key) ?? '';
+    const value = Number(text);
+    if (!/^\d{1,4}(\.\d{1,3})?$/.test(text) || value < 0.1 || value > 3600) {
+      problems.push(`${source(key)} must be a number of seconds between 0.1 and 3600 (${what}), got '${text}'`);
+    }
+    return value;
+  };
+  const headersTimeout = clientSeconds('headersTimeout', "how long a client may take to send a request's headers");
+  const receiveTimeout = clientSeconds('receiveTimeout', 'how long a client may take to send a whole request');
+  const keepAliveTimeout = clientSeconds('keepAliveTimeout', 'how long an idle kept-alive connection stays open');
+  if (receiveTimeout < headersTimeout) {
+    problems.push(
+      `${source('receiveTimeout')} (${receiveTimeout} s) must be at least ${source('headersTimeout')} (${headersTimeout} s): the whole request includes its headers`,
+    );
+  }
+  const connectionsText = raw('maxConnections') ?? '';
+  const maxConnections = Number(connectionsText);
+  if (!/^\d{1,7}$/.test(connectionsText) || maxConnections < 1) {
+    problems.push(`${source('maxConnections')} must be a whole number of connections of at least 1, got '${connectionsText}'`);
+  }
+
   const credentials = raw('credentials') ?? '';
   if (credentials === '') problems.push(`${source('credentials')} must not be empty`);
 
@@ -295,6 +329,10 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     retainDays,
     trustProxy: typeof trustProxy === 'string' ? false : trustProxy,
     authFailureLimit,
+    headersTimeout,
+    receiveTimeout,
+    keepAliveTimeout,
+    maxConnections,
   });
 }
 

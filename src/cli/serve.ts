@@ -44,6 +44,15 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
   --auth-failure-limit N failed authentications allowed from one client address per minute;
                          past it the address's requests to authenticated routes answer 429
                          until the minute is over, 0 for no limit (${DEFAULTS.authFailureLimit}; ${envName('authFailureLimit')})
+  --headers-timeout S    seconds a client has to send a request's headers, from its first byte
+                         or from connecting; then 408 and the connection closes
+                         (${DEFAULTS.headersTimeout}; ${envName('headersTimeout')})
+  --receive-timeout S    seconds a client has to send a whole request, headers and body; then
+                         408 and close; at least --headers-timeout (${DEFAULTS.receiveTimeout}; ${envName('receiveTimeout')})
+  --keep-alive-timeout S seconds an idle kept-alive connection stays open; behind a proxy, keep
+                         it above the proxy's idle timeout (${DEFAULTS.keepAliveTimeout}; ${envName('keepAliveTimeout')})
+  --max-connections N    connections open at once; more are closed as soon as accepted
+                         (${DEFAULTS.maxConnections}; ${envName('maxConnections')})
   --emulator             serve the emulator controls under /taskcenter/v1/emulator/ (reset,
                          export/import, faults, progressing jobs, request journal); never in
                          production (${envName('emulator')}=1)

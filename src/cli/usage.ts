@@ -56,6 +56,10 @@ export const SERVER_FLAGS: Options = {
   'retain-days': { type: 'string' },
   'trust-proxy': { type: 'string' },
   'auth-failure-limit': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'receive-timeout': { type: 'string' },
+  'keep-alive-timeout': { type: 'string' },
+  'max-connections': { type: 'string' },
 };
 
 /**
@@ -100,6 +104,10 @@ export function configInput(values: Record<string, unknown>): ConfigInput {
     'retainDays',
     'trustProxy',
     'authFailureLimit',
+    'headersTimeout',
+    'receiveTimeout',
+    'keepAliveTimeout',
+    'maxConnections',
   ] satisfies (keyof Config)[]) {
     const value = values[kebab(key)];
     if (typeof value === 'string') input[key] = value;
