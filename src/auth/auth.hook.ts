@@ -73,6 +73,10 @@ function capped(payload: Readable, limit: number, refusal: () => ServiceError): 
       else callback(null, chunk);
     },
   });
+  // A client hanging up mid-body errors the request, and so `out`: its reader hears of it,
+  // and a body nobody reads (a route that takes none, a refusal) must not throw it uncaught
+  // and take the process down, hence the listener that ignores it.
+  out.on('error', () => {});
   payload.once('error', (error) => out.destroy(error));
   // pipe, not pipeline: a refusal must not destroy the request, whose socket carries the answer.
   return payload.pipe(out);

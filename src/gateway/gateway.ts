@@ -351,6 +351,9 @@ function lingerOnClose(socket: Socket): void {
       read += chunk.length;
       if (read > LINGER_BYTES) socket.destroy();
     });
+    // The server paused the socket while the refused request was in hand; a 'data'
+    // listener alone does not restart a stream paused that way.
+    socket.resume();
     // Not unref'd: closing the server waits for this socket, and an unref'd timer left that
     // wait with nothing to end it when the peer never closed.
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);

@@ -77,6 +77,13 @@ const TABLE: readonly RawCase[] = [
   { name: 'chunked: data longer than its size', bytes: chunked('1\r\n{}\r\n0\r\n\r\n'), statuses: [400] },
   { name: 'chunked: bad extension', bytes: chunked('2;\x00=\r\n{}\r\n0\r\n\r\n'), statuses: [400] },
   { name: 'chunked: no last chunk, client hangs up', bytes: chunked('2\r\n{}\r\n'), hangUp: true },
+  // A body nobody reads (no credentials, a method the route lacks) cut short by a bad chunk:
+  // once took the process down with an uncaught "aborted" when the connection closed.
+  ...['TRACE', 'OPTIONS', 'PATCH'].map((method) => ({
+    name: `chunked: bad size in an unread ${method} body`,
+    bytes: `${method} /taskcenter/v1/jobs/batch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`,
+    statuses: [400],
+  })),
   { name: 'chunked and Content-Length', bytes: `${PUT_HEAD}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, statuses: [400] },
   { name: 'Transfer-Encoding: chunked twice', bytes: `${PUT_HEAD}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n` },
   { name: 'Transfer-Encoding: gzip, chunked', bytes: `${PUT_HEAD}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n` },

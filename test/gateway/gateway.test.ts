@@ -332,8 +332,12 @@ async function dropEveryTable(db: Database): Promise<void> {
     await sql`create schema public`.execute(db.kysely);
     return;
   }
-  const { rows } = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%'`.execute(db.kysely);
-  for (const { name } of rows) await sql`drop table ${sql.id(name)}`.execute(db.kysely);
+  // Views first (the name index reads jobs through one), then virtual tables: dropping one
+  // drops its shadow tables (the FTS5 name index's jobs_names_data and siblings).
+  const { rows } = await sql<{ name: string; type: 'table' | 'view' }>`
+    select name, type from sqlite_master where type in ('table', 'view') and name not like 'sqlite_%'
+    order by type = 'view' desc, sql like 'CREATE VIRTUAL TABLE%' desc`.execute(db.kysely);
+  for (const { name, type } of rows) await sql`drop ${sql.raw(type)} if exists ${sql.id(name)}`.execute(db.kysely);
 }
 
 /** A TCP relay to PostgreSQL that can be cut and restored, to make the store unreachable. */
