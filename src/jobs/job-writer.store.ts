@@ -131,10 +131,21 @@ export async function insertNewJobs(tx: Transaction<DB>, rows: readonly StoredRo
   return inserted;
 }
 
+/** Every column a write sets on a stored job: all but its key. */
+const UPDATE_COLUMNS = INSERT_COLUMNS.filter((column) => column !== 'project_id' && column !== 'job_id');
+
+/** One stored job overwritten, compiled once: Kysely would build and compile it for each of a batch's updates. */
+const updateQuery = new PreparedQuery<StoredRow, never>((db, row) =>
+  db
+    .updateTable('jobs')
+    .set(Object.fromEntries(UPDATE_COLUMNS.map((column) => [column, row[column]])))
+    .where('project_id', '=', row.project_id)
+    .where('job_id', '=', row.job_id),
+);
+
 /** Overwrites every column of a stored job but its key. */
 export async function updateJob(tx: Transaction<DB>, row: StoredRow): Promise<void> {
-  const { project_id, job_id, ...fields } = row;
-  await tx.updateTable('jobs').set(fields).where('project_id', '=', project_id).where('job_id', '=', job_id).execute();
+  await updateQuery.execute(tx, row);
 }
 
 /** Sets the same columns on every job of `keys`. */

@@ -419,9 +419,39 @@ export class JobWriter {
     await writeStamp(tx, this.listings.stamp, now);
   }
 
-  /** A row with the listing columns derived from it, as the table stores it. */
+  /**
+   * A row with the listing columns derived from it, as the table stores it. Written field
+   * by field: V8 builds `{ ...row, ...listing }` as a dictionary object several times the
+   * size, and a batch stores a thousand rows.
+   */
   #stored(row: JobRow): StoredRow {
-    return { ...row, ...this.listings.listingOf(row) };
+    const { list, list_item } = this.listings.listingOf(row);
+    return {
+      project_id: row.project_id,
+      job_id: row.job_id,
+      service: row.service,
+      job_type: row.job_type,
+      operation: row.operation,
+      status: row.status,
+      begin_time: row.begin_time,
+      end_time: row.end_time,
+      error_code: row.error_code,
+      fail_reason: row.fail_reason,
+      resource_id: row.resource_id,
+      resource_name: row.resource_name,
+      resource_type: row.resource_type,
+      server_group_id: row.server_group_id,
+      entities: row.entities,
+      parent_job_id: row.parent_job_id,
+      server_id: row.server_id,
+      server_name: row.server_name,
+      keypair_name: row.keypair_name,
+      cleared: row.cleared,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      list,
+      list_item,
+    };
   }
 
   /** Records the changes' effect on the lists, then tells the observers. */
