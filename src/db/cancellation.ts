@@ -38,3 +38,8 @@ export function cancelled(signal: AbortSignal): StoreTimeoutError {
   const reason = (signal.reason as { message?: unknown } | undefined)?.message;
   return new StoreTimeoutError(`store work cancelled: ${typeof reason === 'string' ? reason : 'the request ended'}`);
 }
+
+/** Runs `work` (and everything it starts) with no cancellation: work shared by several callers, none of whose deadlines is its own. */
+export function withoutCancellation<T>(work: () => T): T {
+  return current.exit(work);
+}

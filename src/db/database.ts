@@ -25,6 +25,15 @@ export interface Database {
    */
   runPrepared<R>(handle: Kysely<DB>, query: CompiledQuery<R>): Promise<R[]>;
   /**
+   * Runs `work` in a write transaction and resolves once it committed. On SQLite the
+   * transaction may hold other callers' work asked for at the same time, each in a
+   * savepoint of its own, so that one sync commits them all (src/db/group-commit.ts): a
+   * throw rolls back only the thrower's work, and `work` may run again alone when the
+   * shared transaction fails, so it must be safe to repeat. On PostgreSQL, whose
+   * connections commit side by side, it is a transaction of its own.
+   */
+  groupedTransaction<T>(work: (tx: Transaction<DB>) => Promise<T>): Promise<T>;
+  /**
    * Runs `work` over one consistent snapshot of the store, writing nothing, while writers
    * go on: a read-only repeatable-read transaction on PostgreSQL, a read transaction on
    * SQLite (WAL). `work` must use the handle it is given.

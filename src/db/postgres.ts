@@ -82,6 +82,7 @@ export function openPostgres(url: string, limits: StoreLimits): Database {
   const database: Database = {
     engine: 'postgres',
     kysely,
+    groupedTransaction: (work) => kysely.transaction().execute(work),
     async runPrepared<R>(handle: Kysely<DB>, query: CompiledQuery<R>): Promise<R[]> {
       if (pooling === 'session') statements.add(query.sql);
       return (await handle.executeQuery(query)).rows;

@@ -24,6 +24,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cancellationSignal, cancelled } from './cancellation.js';
 import type { Batch, Database, StoreLimits } from './database.js';
+import { GroupCommit } from './group-commit.js';
 import type { DB } from './schema.js';
 
 /**
@@ -51,9 +52,11 @@ export function openSqlite(path: string, limits: StoreLimits): Database {
     dialect: immediateSqliteDialect(statements, sqlite, limits.busyTimeoutMs, adapter),
     plugins: [new DropRowLocksPlugin()],
   });
+  const grouped = new GroupCommit(kysely);
   const database: Database = {
     engine: 'sqlite',
     kysely,
+    groupedTransaction: (work) => grouped.run(work),
     async runPrepared<R>(handle: Kysely<DB>, query: CompiledQuery<R>): Promise<R[]> {
       // Kysely's queue only keeps other queries out of an open transaction, and a read
       // outside one sees only committed data, like every other reader.

@@ -116,7 +116,8 @@ export class JobService {
     const insertAttempts = uniqueKeys.size + 1;
     for (let attempt = 1, conflicts = 0; ; attempt++) {
       try {
-        return await this.db.kysely.transaction().execute(async (tx) => {
+        // Shared with batches that arrive meanwhile on SQLite: one sync commits them all.
+        return await this.db.groupedTransaction(async (tx) => {
           const now = Date.now();
           const stored = new Map((await this.writer.lock(tx, [...uniqueKeys.values()])).map((row) => [keyOf(row), row]));
           const fresh = new Map<string, JobRow>();
