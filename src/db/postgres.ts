@@ -8,6 +8,7 @@ import {
   sql,
   PostgresDriver,
   type DatabaseConnection,
+  type MigrationLockOptions,
   type Dialect,
   type PostgresPool,
   type PostgresPoolClient,
@@ -77,7 +78,7 @@ export function openPostgres(url: string, limits: StoreLimits): Database {
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   const statements = new NamedStatements();
-  const adapter = new DatabasePostgresAdapter();
+  const adapter = new DatabasePostgresAdapter(pooling);
   const kysely = new Kysely<DB>({ dialect: boundedDialect(boundedClients(pool, limits.statementTimeoutMs, statements), limits.statementTimeoutMs, adapter) });
   const database: Database = {
     engine: 'postgres',
@@ -127,7 +128,34 @@ export function openPostgres(url: string, limits: StoreLimits): Database {
 /** Kysely's PostgreSQL adapter, carrying the database it belongs to (see databaseOf in src/db/database.ts). */
 class DatabasePostgresAdapter extends PostgresAdapter {
   database: Database | undefined;
+
+  constructor(private readonly pooling: Pooling) {
+    super();
+  }
+
+  /**
+   * Kysely takes a session lock, runs the migrations' transaction, then unlocks, three
+   * round trips on one client connection. Through a transaction pooler each may reach a
+   * different server connection: the lock stayed on one nobody unlocks, and every later
+   * start waited for it until its time ran out. There the lock is a transaction's, taken
+   * in a transaction begun here that the migrations' own then joins (a second BEGIN is
+   * only a warning) and ends, releasing it.
+   */
+  override async acquireMigrationLock(db: Kysely<unknown>, options: MigrationLockOptions): Promise<void> {
+    if (this.pooling === 'session') return super.acquireMigrationLock(db, options);
+    await sql`begin`.execute(db);
+    await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(db);
+  }
+
+  /** Through a transaction pooler, ends the transaction above if the migrations' never began (else a warning, and nothing). */
+  override async releaseMigrationLock(db: Kysely<unknown>, options: MigrationLockOptions): Promise<void> {
+    if (this.pooling === 'session') return super.releaseMigrationLock(db, options);
+    await sql`rollback`.execute(db);
+  }
 }
+
+/** Kysely's own migration lock key, so that nodes on either pooling exclude each other. */
+const MIGRATION_LOCK_KEY = '3853314791062309107';
 
 /** An advisory lock key for a lock name: the first 63 bits of its SHA-256, as a decimal string for bigint. */
 function lockKey(name: string): string {
