@@ -3,7 +3,8 @@
  * `job_counts` or `list_versions`. Nothing but the writer imports this file
  * (lint rule local/one-writer, eslint-rules/index.js, holds that line); everything else reads.
  */
-import { sql, type SqlBool, type Transaction } from 'kysely';
+import { sql, type Compilable, type SqlBool, type Transaction } from 'kysely';
+import { jsonRows, writesJsonRows, type JsonRowType } from '../db/json-rows.js';
 import { PreparedQuery, PreparedRowsQuery } from '../db/prepared.js';
 import type { DB } from '../db/schema.js';
 import { JOB_COLUMNS, type JobKey } from './jobs.store.js';
@@ -22,6 +23,9 @@ export interface CountDelta {
 
 /** Columns an insert writes: the job's own and its listing. */
 const INSERT_COLUMNS: readonly (keyof StoredRow)[] = [...JOB_COLUMNS, 'list', 'list_item'];
+
+/** Every column a write sets on a stored job: all but its key. */
+const UPDATE_COLUMNS = INSERT_COLUMNS.filter((column) => column !== 'project_id' && column !== 'job_id');
 
 /**
  * Row counts a statement over rows is run with: powers of two, so any number of rows
@@ -70,27 +74,91 @@ function byProject(keys: readonly JobKey[]): JobKey[][] {
   return [...groups.values()];
 }
 
-/** Jobs of one project by id: the keys of one run share their project. */
-const lockQuery = new PreparedRowsQuery<JobKey, JobRow>(['project_id', 'job_id'], (db, keys) =>
-  db
-    .selectFrom('jobs')
-    .select(JOB_COLUMNS)
-    .where('project_id', '=', (keys[0] as JobKey).project_id)
-    .where(
-      'job_id',
-      'in',
-      keys.map((k) => k.job_id),
-    )
-    .orderBy('job_id')
-    .forUpdate(),
+/** How each stored column is read back from the JSON rows of a statement (src/db/json-rows.ts). */
+const STORED_TYPES: Readonly<Record<keyof StoredRow, JsonRowType>> = {
+  project_id: 'text',
+  job_id: 'text',
+  service: 'text',
+  job_type: 'text',
+  operation: 'text',
+  status: 'text',
+  begin_time: 'bigint',
+  end_time: 'bigint',
+  error_code: 'text',
+  fail_reason: 'text',
+  resource_id: 'text',
+  resource_name: 'text',
+  resource_type: 'text',
+  server_group_id: 'text',
+  entities: 'text',
+  parent_job_id: 'text',
+  server_id: 'text',
+  server_name: 'text',
+  keypair_name: 'text',
+  cleared: 'integer',
+  list: 'text',
+  list_item: 'text',
+  created_at: 'bigint',
+  updated_at: 'bigint',
+};
+
+const KEY_TYPES: Readonly<Record<keyof JobKey, JsonRowType>> = { project_id: 'text', job_id: 'text' };
+
+/** The JSON rows parameter of a statement over rows: their JSON text. */
+interface JsonRowsParameter {
+  readonly rows: string;
+}
+
+/**
+ * Stored jobs by key, every key of a batch in one statement: the keys are read first
+ * (SQLite takes a CROSS JOIN's order as written), then each job by its primary key.
+ */
+const lockQuery = new PreparedQuery<JsonRowsParameter, JobRow>(
+  (db, { rows }) =>
+    db
+      .selectFrom(jsonRows<JobKey>(db, rows, KEY_TYPES).as('k'))
+      .crossJoin('jobs')
+      .select(JOB_COLUMNS.map((column) => `jobs.${column}` as const))
+      .whereRef('jobs.project_id', '=', 'k.project_id')
+      .whereRef('jobs.job_id', '=', 'k.job_id')
+      .orderBy('jobs.project_id')
+      .orderBy('jobs.job_id')
+      .forUpdate('jobs') as unknown as Compilable<JobRow>,
 );
 
-const insertQuery = new PreparedRowsQuery<StoredRow, JobKey>(INSERT_COLUMNS, (db, rows) =>
+/** New jobs in runs of a few compiled row counts; a key already stored is left alone and not returned. */
+const insertRowsQuery = new PreparedRowsQuery<StoredRow, JobKey>(INSERT_COLUMNS, (db, rows) =>
   db
     .insertInto('jobs')
     .values(rows)
     .onConflict((oc) => oc.columns(['project_id', 'job_id']).doNothing())
     .returning(['project_id', 'job_id']),
+);
+
+/** New jobs, every row of a batch in one statement (JSON rows); a key already stored is left alone and not returned. */
+const insertQuery = new PreparedQuery<JsonRowsParameter, JobKey>((db, { rows }) =>
+  db
+    .insertInto('jobs')
+    .columns(INSERT_COLUMNS)
+    .expression(
+      db
+        .selectFrom(jsonRows<StoredRow>(db, rows, STORED_TYPES).as('r'))
+        .select(INSERT_COLUMNS)
+        // SQLite reads an upsert after INSERT ... SELECT only when the SELECT has a WHERE.
+        .where(sql<SqlBool>`true`),
+    )
+    .onConflict((oc) => oc.columns(['project_id', 'job_id']).doNothing())
+    .returning(['project_id', 'job_id']),
+);
+
+/** Stored jobs overwritten (all but their key), every row of a batch in one statement. */
+const overwriteQuery = new PreparedQuery<JsonRowsParameter, never>((db, { rows }) =>
+  db
+    .updateTable('jobs')
+    .from(jsonRows<StoredRow>(db, rows, STORED_TYPES).as('r'))
+    .set((eb) => Object.fromEntries(UPDATE_COLUMNS.map((column) => [column, eb.ref(`r.${column}`)])))
+    .whereRef('jobs.project_id', '=', 'r.project_id')
+    .whereRef('jobs.job_id', '=', 'r.job_id'),
 );
 
 const deleteQuery = new PreparedRowsQuery<JobKey, JobKey>(['project_id', 'job_id'], (db, keys) =>
@@ -105,20 +173,16 @@ const deleteQuery = new PreparedRowsQuery<JobKey, JobKey>(['project_id', 'job_id
 );
 
 /**
- * Reads the given jobs and, on PostgreSQL, locks them until the
- * transaction ends (on SQLite the transaction already holds the write lock). Keys are
- * sorted so that two transactions locking overlapping sets take the locks in the same
- * order. One query per project and run of ids, `job_id IN (...)`: PostgreSQL plans a list
- * of (project_id, job_id) pairs as an OR of pairs, which took 70 ms for a batch of 1000
- * new jobs, against one index scan over an array here. A run is padded by repeating an
- * id, which an `IN` list ignores, so that it has one of a few compiled shapes.
+ * Reads the given jobs and, on PostgreSQL, locks them until the transaction ends (on
+ * SQLite the transaction already holds the write lock). One statement for all keys,
+ * whatever their projects: a round trip per project cost a fleet's batch (50 projects)
+ * fifty. Keys are sorted, and the rows locked in key order, so that two transactions
+ * locking overlapping sets take the locks in the same order.
  */
 export async function lockJobs(tx: Transaction<DB>, keys: readonly JobKey[]): Promise<JobRow[]> {
-  const rows: JobRow[] = [];
-  for (const projectKeys of byProject(keys)) {
-    for (const run of paddedRuns(projectKeys)) rows.push(...(await lockQuery.execute(tx, run)));
-  }
-  return rows;
+  if (keys.length === 0) return [];
+  const sorted = [...keys].sort(compareKeys).map(({ project_id, job_id }) => ({ project_id, job_id }));
+  return lockQuery.execute(tx, { rows: JSON.stringify(sorted) });
 }
 
 /**
@@ -126,26 +190,18 @@ export async function lockJobs(tx: Transaction<DB>, keys: readonly JobKey[]): Pr
  * writer inserted first is left alone and missing from the result.
  */
 export async function insertNewJobs(tx: Transaction<DB>, rows: readonly StoredRow[]): Promise<JobKey[]> {
+  if (rows.length === 0) return [];
+  const sorted = [...rows].sort(compareKeys);
+  if (writesJsonRows(tx)) return insertQuery.execute(tx, { rows: JSON.stringify(sorted) });
   const inserted: JobKey[] = [];
-  for (const run of runs([...rows].sort(compareKeys))) inserted.push(...(await insertQuery.execute(tx, run)));
+  for (const run of runs(sorted)) inserted.push(...(await insertRowsQuery.execute(tx, run)));
   return inserted;
 }
 
-/** Every column a write sets on a stored job: all but its key. */
-const UPDATE_COLUMNS = INSERT_COLUMNS.filter((column) => column !== 'project_id' && column !== 'job_id');
-
-/** One stored job overwritten, compiled once: Kysely would build and compile it for each of a batch's updates. */
-const updateQuery = new PreparedQuery<StoredRow, never>((db, row) =>
-  db
-    .updateTable('jobs')
-    .set(Object.fromEntries(UPDATE_COLUMNS.map((column) => [column, row[column]])))
-    .where('project_id', '=', row.project_id)
-    .where('job_id', '=', row.job_id),
-);
-
-/** Overwrites every column of a stored job but its key. */
-export async function updateJob(tx: Transaction<DB>, row: StoredRow): Promise<void> {
-  await updateQuery.execute(tx, row);
+/** Overwrites every column but the key of stored jobs (each key at most once). */
+export async function overwriteJobs(tx: Transaction<DB>, rows: readonly StoredRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await overwriteQuery.execute(tx, { rows: JSON.stringify([...rows].sort(compareKeys)) });
 }
 
 /** Sets the same columns on every job of `keys`. */

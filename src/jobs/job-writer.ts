@@ -49,7 +49,7 @@ import {
   replaceCounts,
   selectToDelete,
   setListing,
-  updateJob,
+  overwriteJobs,
   updateJobs,
   writeStamp,
   type CountDelta,
@@ -216,11 +216,13 @@ export class JobWriter {
         inserted++;
       }
     }
+    const overwritten: StoredRow[] = [];
     for (const { before, after } of updated) {
       const row = { ...after, project_id: before.project_id, job_id: before.job_id, cleared: before.cleared, created_at: before.created_at };
-      await updateJob(tx, this.#stored(row));
+      overwritten.push(this.#stored(row));
       changes.push({ before, after: row });
     }
+    await overwriteJobs(tx, overwritten);
     await this.#finish(tx, changes);
     return inserted;
   }
@@ -233,7 +235,7 @@ export class JobWriter {
     const [before] = await lockJobs(tx, [{ project_id: projectId, job_id: jobId }]);
     if (before === undefined || this.listings.listOf(before) !== list) return undefined;
     const after = { ...before, cleared: 1, updated_at: now };
-    await updateJob(tx, this.#stored(after));
+    await overwriteJobs(tx, [this.#stored(after)]);
     await this.#finish(tx, [{ before, after }]);
     return before;
   }
@@ -314,16 +316,18 @@ export class JobWriter {
     const stored = new Map((await lockJobs(tx, [...wanted.values()])).map((row) => [keyOf(row), row]));
     const changes: JobChange[] = [];
     const fresh: JobRow[] = [];
+    const overwritten: StoredRow[] = [];
     let unchanged = 0;
     for (const [key, row] of wanted) {
       const before = stored.get(key);
       if (before === undefined) fresh.push(row);
       else if (sameRow(before, row)) unchanged++;
       else {
-        await updateJob(tx, this.#stored(row));
+        overwritten.push(this.#stored(row));
         changes.push({ before, after: row });
       }
     }
+    await overwriteJobs(tx, overwritten);
     const inserted = new Set(
       (
         await insertNewJobs(
@@ -335,11 +339,13 @@ export class JobWriter {
     // A job another transaction inserted since the lock: overwrite it now that it exists.
     const raced = fresh.filter((row) => !inserted.has(keyOf(row)));
     const racedBefore = new Map((await lockJobs(tx, raced)).map((row) => [keyOf(row), row]));
+    const racedRows: StoredRow[] = [];
     for (const row of fresh) {
       const before = racedBefore.get(keyOf(row));
-      if (before !== undefined) await updateJob(tx, this.#stored(row));
+      if (before !== undefined) racedRows.push(this.#stored(row));
       changes.push({ before, after: row });
     }
+    await overwriteJobs(tx, racedRows);
     await this.#finish(tx, changes);
     return { written: changes.length, unchanged };
   }
