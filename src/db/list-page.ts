@@ -2,28 +2,37 @@
  * Pages of the public lists, each read in one query in the shape that is fastest on its
  * engine: how many jobs the list holds, and the stored list items (`jobs.list_item`) of
  * one page of them, newest first, ties by job_id descending, at any offset, joined with
- * commas. One query and one string per page, not a row per item: on PostgreSQL the
- * server process spends most of a list request in the driver, per round trip and per
- * row; on SQLite a hundred strings cost a third of reading the page.
+ * commas, and the project's list version in the same statement (so in the same snapshot:
+ * the page is exactly the lists at that version). One query and one string per page, not
+ * a row per item: on PostgreSQL the server process spends most of a list request in the
+ * driver, per round trip and per row; on SQLite a hundred strings cost a third of reading
+ * the page.
  */
 import { SqliteAdapter, sql, type Expression, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { Page } from '../paging.js';
 import { PreparedQueries } from './prepared.js';
 import type { DB } from './schema.js';
 
-/** One page of a list: how many jobs the whole list holds, and the page's items joined with commas. */
+/** One page of a list: how many jobs the whole list holds, the page's items joined with commas, and the list version they were read at. */
 export interface ListPage {
   readonly count: number;
   readonly items: string;
+  /** The project's list version in the snapshot the page was read from (0 before its lists first changed). */
+  readonly version: number;
 }
 
 type Filter<V> = (db: Kysely<DB>, values: V) => SelectQueryBuilder<DB, 'jobs', object>;
 /** A one-row, one-column select, used as a scalar subquery. */
-type Count<V> = (db: Kysely<DB>, values: V) => Expression<unknown>;
+type Scalar<V> = (db: Kysely<DB>, values: V) => Expression<unknown>;
+
+function listPageOf(row: PageRow | undefined): ListPage {
+  return { count: Number(row?.count ?? 0), items: row?.items ?? '', version: Number(row?.version ?? 0) };
+}
 
 interface PageRow {
   count: number | string | null;
   items: string | null;
+  version: number | string | null;
 }
 
 /**
@@ -38,18 +47,18 @@ export class ListPages<V extends object> {
   /**
    * The count and one page. `filter` selects the list's jobs and must be answerable
    * from the index it scans (the list indexes hold exactly the rows of their list);
-   * `count` is a one-row, one-column select of the list's size. Both must build the same
-   * SQL for every call with the same `shape`: they are called only the first time a
-   * shape is seen, with placeholders for `values`.
+   * `count` is a one-row, one-column select of the list's size, `version` one of the
+   * project's list version. All must build the same SQL for every call with the same
+   * `shape`: they are called only the first time a shape is seen, with placeholders for
+   * `values`.
    */
-  async read(db: Kysely<DB>, shape: string, values: V, page: Page, filter: Filter<V>, count: Count<V>): Promise<ListPage> {
+  async read(db: Kysely<DB>, shape: string, values: V, page: Page, filter: Filter<V>, count: Scalar<V>, version: Scalar<V>): Promise<ListPage> {
     // Past the first page, skipping rows by the keys alone pays off on PostgreSQL (below).
     const deep = page.offset > page.limit;
     const query = this.#queries.of(`${shape} limit ${page.limit}${deep ? ' deep' : ''}`, (kysely, placeholders) =>
-      pageQuery(kysely, filter(kysely, placeholders), count(kysely, placeholders), page.limit, placeholders.offset, deep),
+      pageQuery(kysely, filter(kysely, placeholders), count(kysely, placeholders), version(kysely, placeholders), page.limit, placeholders.offset, deep),
     );
-    const row = await query.executeTakeFirst(db, { ...values, offset: page.offset });
-    return { count: Number(row?.count ?? 0), items: row?.items ?? '' };
+    return listPageOf(await query.executeTakeFirst(db, { ...values, offset: page.offset }));
   }
 
   /**
@@ -60,16 +69,15 @@ export class ListPages<V extends object> {
    * page and its count would each read them (twice the row reads) and the page would sort
    * every selected item, while a list's own index gives its page without a sort.
    */
-  async readOnce(db: Kysely<DB>, shape: string, values: V, page: Page, filter: Filter<V>): Promise<ListPage> {
+  async readOnce(db: Kysely<DB>, shape: string, values: V, page: Page, filter: Filter<V>, version: Scalar<V>): Promise<ListPage> {
     const query = this.#queries.of(`${shape} limit ${page.limit} once`, (kysely, placeholders) =>
-      oncePageQuery(kysely, filter(kysely, placeholders), page.limit, placeholders.offset),
+      oncePageQuery(kysely, filter(kysely, placeholders), version(kysely, placeholders), page.limit, placeholders.offset),
     );
-    const row = await query.executeTakeFirst(db, { ...values, offset: page.offset });
-    return { count: Number(row?.count ?? 0), items: row?.items ?? '' };
+    return listPageOf(await query.executeTakeFirst(db, { ...values, offset: page.offset }));
   }
 }
 
-function oncePageQuery(db: Kysely<DB>, filtered: SelectQueryBuilder<DB, 'jobs', object>, limit: number, offset: number) {
+function oncePageQuery(db: Kysely<DB>, filtered: SelectQueryBuilder<DB, 'jobs', object>, versionQuery: Expression<unknown>, limit: number, offset: number) {
   const aggregate = sql.raw(db.getExecutor().adapter instanceof SqliteAdapter ? 'group_concat' : 'string_agg');
   return db
     .with(
@@ -95,6 +103,7 @@ function oncePageQuery(db: Kysely<DB>, filtered: SelectQueryBuilder<DB, 'jobs', 
         .innerJoin('jobs', (join) => join.onRef('jobs.project_id', '=', 'page.project_id').onRef('jobs.job_id', '=', 'page.job_id'))
         .select(sql<string | null>`${aggregate}(jobs.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items'))
         .as('items'),
+      sql<number | string | null>`${versionQuery}`.as('version'),
     ]);
 }
 
@@ -102,11 +111,13 @@ function pageQuery(
   db: Kysely<DB>,
   filtered: SelectQueryBuilder<DB, 'jobs', object>,
   countQuery: Expression<unknown>,
+  versionQuery: Expression<unknown>,
   limit: number,
   offset: number,
   deep: boolean,
 ) {
   const count = sql<number | string | null>`${countQuery}`;
+  const version = sql<number | string | null>`${versionQuery}`.as('version');
   const page = filtered.orderBy('begin_time', 'desc').orderBy('job_id', 'desc').limit(sql.lit(limit)).offset(offset);
   if (db.getExecutor().adapter instanceof SqliteAdapter) {
     // SQLite decides the filter and the offset on index entries and seeks a table row
@@ -116,7 +127,7 @@ function pageQuery(
     // costs a sort of at most one page's rows.
     return db
       .selectFrom(page.select(['list_item', 'begin_time', 'job_id']).as('page'))
-      .select([count.as('count'), sql<string | null>`group_concat(page.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items')]);
+      .select([count.as('count'), sql<string | null>`group_concat(page.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items'), version]);
   }
   // The same ORDER BY inside the aggregate (PostgreSQL 15 sorts the page again for it;
   // cheap next to a round trip). A PostgreSQL index scan
@@ -127,10 +138,10 @@ function pageQuery(
   if (!deep) {
     return db
       .selectFrom(page.select(['list_item', 'begin_time', 'job_id']).as('page'))
-      .select([count.as('count'), sql<string | null>`string_agg(page.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items')]);
+      .select([count.as('count'), sql<string | null>`string_agg(page.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items'), version]);
   }
   return db
     .selectFrom(page.select(['project_id', 'job_id', 'begin_time']).as('page'))
     .innerJoin('jobs', (join) => join.onRef('jobs.project_id', '=', 'page.project_id').onRef('jobs.job_id', '=', 'page.job_id'))
-    .select([count.as('count'), sql<string | null>`string_agg(jobs.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items')]);
+    .select([count.as('count'), sql<string | null>`string_agg(jobs.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items'), version]);
 }

@@ -3,13 +3,20 @@
  * all day, and a page read costs several times the rest of the request; a kept page is
  * served for as long as its project's list version (src/jobs/listing.store.ts) is the
  * one it was rendered at. Every transaction that changes a project's lists raises that
- * version, whichever process runs it, so a kept page is never older than the data: the
- * version is read before the page is rendered, and a page rendered from newer data than
- * its version is only ever served to requests that began before that data committed.
+ * version, whichever process runs it, so a kept page is never older than the data. A
+ * page is read together with the version, in one statement (src/db/list-page.ts), so it
+ * is kept and tagged at exactly the version of the data it shows.
  *
  * A busy server takes in several requests per turn of the event loop; the requests of
  * one turn share one version read per project, made once they have all arrived (a read
  * costs a kept page's request a third of its time on SQLite, a round trip on PostgreSQL).
+ * After a write, every poller of a page finds it out of date at once: the requests that
+ * read the same new version share one render of the page instead of each reading it.
+ * Sharing is safe because a version read made after a request arrived equal to the one
+ * a render started from means nothing changed the project's lists in between.
+ *
+ * With no pages kept (`maxBytes` 0), a request that names no entity tag reads its page
+ * and the version in that one statement and nothing else: no version read before it.
  *
  * The same version makes each page's entity tag, so a client that polls with
  * `If-None-Match` is told "not modified" without a page being read or sent. A tag names
@@ -69,6 +76,12 @@ function pendingRead(): PendingRead {
 /** What a kept entry costs beyond its body and key: the cache's slots, the entry, the Buffer. */
 const ENTRY_OVERHEAD = 200;
 
+/** A page as a render reads it: the body, and the project's list version it was read at. */
+export interface RenderedPage {
+  readonly body: RenderedJson;
+  readonly version: number;
+}
+
 /** How a {@link ListCache} has answered since it was made, for metrics. */
 export interface ListCacheStats {
   /** Answers given without rendering: a kept page still current, or "not modified". */
@@ -89,6 +102,8 @@ export class ListCache {
   #misses = 0;
   /** The version reads the requests of this turn wait for, by project; undefined when none is waiting. */
   #reads: Map<string, PendingRead> | undefined;
+  /** Renders under way, by the version read they started from and the page's key: later requests that read the same version share them. */
+  readonly #rendering = new Map<string, Promise<RenderedPage>>();
 
   /**
    * `maxBytes` bounds the bodies and keys kept; 0 keeps nothing. `readVersion` reads a
@@ -124,27 +139,64 @@ export class ListCache {
   /**
    * The page of `projectId` that `key` names (with every parameter of the page) and its
    * entity tag: no body when `ifNoneMatch` names the tag, else the kept page when the
-   * project's list version is still the one it was rendered at, else `render()`'s, kept
-   * for next time.
+   * project's list version is still the one it was rendered at, else `render()`'s (the
+   * page and the version it was read at), kept for next time.
    */
-  async page(projectId: string, key: string, render: () => Promise<RenderedJson>, ifNoneMatch?: string): Promise<ListAnswer> {
+  async page(projectId: string, key: string, render: () => Promise<RenderedPage>, ifNoneMatch?: string): Promise<ListAnswer> {
+    if (this.#entries === undefined && ifNoneMatch === undefined) {
+      // Nothing kept and no tag to compare: the page's own read gives its version.
+      this.#misses += 1;
+      const { body, version } = await render();
+      return { etag: this.#tag(version, key), body };
+    }
     const current = await this.#version(projectId);
     const kept = this.#entries?.get(key);
     if (kept !== undefined && kept.version === current) {
       this.#hits += 1;
       return { etag: kept.etag, body: ifNoneMatch !== undefined && ifNoneMatchNames(ifNoneMatch, kept.etag) ? null : kept.body };
     }
-    const etag = this.#tag(current, key);
-    if (ifNoneMatch !== undefined && ifNoneMatchNames(ifNoneMatch, etag)) {
+    const currentTag = this.#tag(current, key);
+    if (ifNoneMatch !== undefined && ifNoneMatchNames(ifNoneMatch, currentTag)) {
       this.#hits += 1;
-      return { etag, body: null };
+      return { etag: currentTag, body: null };
     }
     this.#misses += 1;
-    if (this.#entries === undefined) return { etag, body: await render() };
-    const body = jsonBytes(await render());
-    // Replaces a page kept at an older version; one over the entry bound is not kept, and drops that page.
-    this.#entries.set(key, { version: current, etag, body, bytes: body.length + etag.length + key.length * 2 + ENTRY_OVERHEAD });
+    const { body, version } = await this.#render(current, key, render);
+    const etag = version === current ? currentTag : this.#tag(version, key);
+    // A page read at a newer version than the one asked about: its tag may be the caller's.
+    if (version !== current && ifNoneMatch !== undefined && ifNoneMatchNames(ifNoneMatch, etag)) return { etag, body: null };
     return { etag, body };
+  }
+
+  /**
+   * The page rendered once for every request that read `current`, kept (when pages are
+   * kept) at the version it was read at. The render is the first request's store work,
+   * under its deadline: the others arrived in the same turn or later, so theirs are no earlier.
+   */
+  #render(current: number, key: string, render: () => Promise<RenderedPage>): Promise<RenderedPage> {
+    const sharedKey = `${current} ${key}`;
+    let rendering = this.#rendering.get(sharedKey);
+    if (rendering === undefined) {
+      rendering = render().then(({ body, version }) => this.#keep(key, version, body));
+      this.#rendering.set(sharedKey, rendering);
+      const done = () => this.#rendering.delete(sharedKey);
+      rendering.then(done, done);
+    }
+    return rendering;
+  }
+
+  /** Keeps a page at `version` unless a page kept at a newer one is there; returns it (as bytes when kept, which sending needs no encoding of). */
+  #keep(key: string, version: number, rendered: RenderedJson): RenderedPage {
+    const entries = this.#entries;
+    if (entries === undefined) return { body: rendered, version };
+    const body = jsonBytes(rendered);
+    const kept = entries.get(key);
+    if (kept === undefined || kept.version < version) {
+      const etag = this.#tag(version, key);
+      // Replaces a page kept at an older version; one over the entry bound is not kept, and drops that page.
+      entries.set(key, { version, etag, body, bytes: body.length + etag.length + key.length * 2 + ENTRY_OVERHEAD });
+    }
+    return { body, version };
   }
 
   /** The entity tag of a page at a version: the epoch, the version and a digest of the page's key. */

@@ -14,9 +14,12 @@ export function countOf(db: Kysely<DB>, projectId: string, bucket: string) {
   return db.selectFrom('job_counts').select('n').where('project_id', '=', projectId).where('bucket', '=', bucket);
 }
 
-const listVersionQuery = new PreparedQuery<{ projectId: string }, { version: number }>((db, { projectId }) =>
-  db.selectFrom('list_versions').select('version').where('project_id', '=', projectId),
-);
+/** The select of a project's list version, for a list page read with it: no row before its lists first change. */
+export function versionOf(db: Kysely<DB>, projectId: string) {
+  return db.selectFrom('list_versions').select('version').where('project_id', '=', projectId);
+}
+
+const listVersionQuery = new PreparedQuery<{ projectId: string }, { version: number }>((db, { projectId }) => versionOf(db, projectId));
 
 /** The project's list version: 0 until its lists first change, then raised by every change. */
 export async function listVersion(db: Kysely<DB>, projectId: string): Promise<number> {

@@ -42,8 +42,8 @@ export class KpsService {
       projectId,
       JSON.stringify([list, projectId, page.limit, page.offset]),
       async () => {
-        const { count, items } = await listTaskPage(this.db.kysely, list, projectId, page);
-        return taskListJson(count, items);
+        const { count, items, version } = await listTaskPage(this.db.kysely, list, projectId, page);
+        return { body: taskListJson(count, items), version };
       },
       ifNoneMatch,
     );

@@ -7,7 +7,7 @@
 import { ListPages, type ListPage } from '../db/list-page.js';
 import { PreparedQuery } from '../db/prepared.js';
 import type { Handle } from '../jobs/jobs.store.js';
-import { countOf } from '../jobs/listing.store.js';
+import { countOf, versionOf } from '../jobs/listing.store.js';
 import type { Page } from '../paging.js';
 import { kpsBucket, listWhere, type KpsList } from './kps.listing.js';
 import type { TaskRow } from './kps.presenter.js';
@@ -27,6 +27,7 @@ export async function listTaskPage(db: Handle, list: KpsList, projectId: string,
     page,
     (kysely, values) => kysely.selectFrom('jobs').where(listWhere(values.projectId, list)),
     (kysely, values) => countOf(kysely, values.projectId, kpsBucket(list)),
+    (kysely, values) => versionOf(kysely, values.projectId),
   );
 }
 

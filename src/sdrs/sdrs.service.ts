@@ -5,9 +5,8 @@
 import { inTransaction, type Database } from '../db/database.js';
 import { ServiceError, quote } from '../errors.js';
 import type { JobWriter } from '../jobs/job-writer.js';
-import type { ListAnswer, ListCache } from '../jobs/list-cache.js';
+import type { ListAnswer, ListCache, RenderedPage } from '../jobs/list-cache.js';
 import { pageOf, type Page } from '../paging.js';
-import type { RenderedJson } from '../rendered-json.js';
 import { bucketOf, GROUP_LEVEL_SCOPE, scopeOf, scopeWhere, type FailureScope } from './sdrs.listing.js';
 import { failureJobListJson, toJobStatus } from './sdrs.presenter.js';
 import { operationOf, type JobStatusView, type ListFailureJobsQuery } from './sdrs.schema.js';
@@ -38,14 +37,14 @@ export class SdrsService {
     );
   }
 
-  async #renderFailureJobs(projectId: string, query: ListFailureJobsQuery, page: Page): Promise<RenderedJson> {
+  async #renderFailureJobs(projectId: string, query: ListFailureJobsQuery, page: Page): Promise<RenderedPage> {
     const scope = scopeOf(query);
     const narrowing = {
       operation: query.failure_status === undefined ? undefined : operationOf(query.failure_status),
       nameContains: query.resource_name,
     };
-    const { items, count } = await listFailurePage(this.db.kysely, projectId, scope, narrowing, page, bucketOf(scope, narrowing));
-    return failureJobListJson(items, count);
+    const { items, count, version } = await listFailurePage(this.db.kysely, projectId, scope, narrowing, page, bucketOf(scope, narrowing));
+    return { body: failureJobListJson(items, count), version };
   }
 
   /**

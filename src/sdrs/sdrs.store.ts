@@ -6,7 +6,7 @@
 import { ListPages, type ListPage } from '../db/list-page.js';
 import { PreparedQuery } from '../db/prepared.js';
 import type { Handle } from '../jobs/jobs.store.js';
-import { countOf } from '../jobs/listing.store.js';
+import { countOf, versionOf } from '../jobs/listing.store.js';
 import type { JobRow } from '../jobs/jobs.table.js';
 import type { Page } from '../paging.js';
 import { failuresFrom, shapeOf, valuesOf, type FailureNarrowing, type FailureScope, type FailureValues } from './sdrs.listing.js';
@@ -34,7 +34,14 @@ export async function listFailurePage(
   const values = { ...valuesOf(projectId, scope, narrowing), bucket: bucket ?? '' };
   // A name looked up in the trigram index: its matches are read once, for the count and the page.
   if (shape.name === 'indexed' && !counted) {
-    return pages.readOnce(db, JSON.stringify(shape), values, page, (kysely, placeholders) => failuresFrom(kysely, shape, placeholders));
+    return pages.readOnce(
+      db,
+      JSON.stringify(shape),
+      values,
+      page,
+      (kysely, placeholders) => failuresFrom(kysely, shape, placeholders),
+      (kysely, placeholders) => versionOf(kysely, placeholders.projectId),
+    );
   }
   return pages.read(
     db,
@@ -44,6 +51,7 @@ export async function listFailurePage(
     (kysely, values) => failuresFrom(kysely, shape, values),
     (kysely, values) =>
       counted ? countOf(kysely, values.projectId, values.bucket) : failuresFrom(kysely, shape, values).select((eb) => eb.fn.countAll().as('n')),
+    (kysely, values) => versionOf(kysely, values.projectId),
   );
 }
 
