@@ -253,10 +253,13 @@ for (const engine of engines as Engine[]) {
       let deleted!: (n: number) => void;
       const first = new Promise<number>((resolve) => (deleted = resolve));
       const service = retention(s, { firstRunMs: 0, intervalMs: 60 * 60 * 1000, onDeleted: (n) => deleted(n) });
+      // The service's timers keep no process alive (a server's listening socket does): this one stands for it.
+      const alive = setInterval(() => {}, 60_000);
       service.start();
       try {
         assert.equal(await first, 1);
       } finally {
+        clearInterval(alive);
         await service.stop();
       }
       assert.deepEqual(await storedJobs(s.ctx.db), []);
