@@ -310,6 +310,34 @@ export async function raiseAllListVersions(tx: Transaction<DB>): Promise<void> {
     .execute();
 }
 
+/** The list versions of projects raised (created at 1), all in one statement, in the rows' order. */
+const raiseVersionsQuery = new PreparedQuery<JsonRowsParameter, never>((db, { rows }) =>
+  db
+    .insertInto('list_versions')
+    .columns(['project_id', 'version'])
+    .expression(
+      db
+        .selectFrom(jsonRows<{ project_id: string }>(db, rows, { project_id: 'text' }).as('r'))
+        .select(['r.project_id', sql<number>`1`.as('version')])
+        .where(sql<SqlBool>`true`),
+    )
+    .onConflict((oc) => oc.column('project_id').doUpdateSet((eb) => ({ version: eb('list_versions.version', '+', 1) }))),
+);
+
+/** Bucket changes added to their counters (created as needed), all in one statement, in the rows' order. */
+const addCountsQuery = new PreparedQuery<JsonRowsParameter, never>((db, { rows }) =>
+  db
+    .insertInto('job_counts')
+    .columns(['project_id', 'bucket', 'n'])
+    .expression(
+      db
+        .selectFrom(jsonRows<CountDelta>(db, rows, { project_id: 'text', bucket: 'text', n: 'bigint' }).as('r'))
+        .select(['r.project_id', 'r.bucket', 'r.n'])
+        .where(sql<SqlBool>`true`),
+    )
+    .onConflict((oc) => oc.columns(['project_id', 'bucket']).doUpdateSet((eb) => ({ n: eb('job_counts.n', '+', eb.ref('excluded.n')) }))),
+);
+
 /**
  * Raises the list versions of `projects` (in order), then adds each bucket change to its
  * counter, creating counters as needed. Versions come first: a recount
@@ -320,20 +348,8 @@ export async function raiseAllListVersions(tx: Transaction<DB>): Promise<void> {
  * for each other in a cycle.
  */
 export async function recordListChanges(tx: Transaction<DB>, projects: readonly string[], deltas: readonly CountDelta[]): Promise<void> {
-  for (let i = 0; i < projects.length; i += CHUNK) {
-    await tx
-      .insertInto('list_versions')
-      .values(projects.slice(i, i + CHUNK).map((project_id) => ({ project_id, version: 1 })))
-      .onConflict((oc) => oc.column('project_id').doUpdateSet((eb) => ({ version: eb('list_versions.version', '+', 1) })))
-      .execute();
-  }
-  for (let i = 0; i < deltas.length; i += CHUNK) {
-    await tx
-      .insertInto('job_counts')
-      .values(deltas.slice(i, i + CHUNK).map(({ project_id, bucket, n }) => ({ project_id, bucket, n })))
-      .onConflict((oc) => oc.columns(['project_id', 'bucket']).doUpdateSet((eb) => ({ n: eb('job_counts.n', '+', eb.ref('excluded.n')) })))
-      .execute();
-  }
+  if (projects.length > 0) await raiseVersionsQuery.execute(tx, { rows: JSON.stringify(projects.map((project_id) => ({ project_id }))) });
+  if (deltas.length > 0) await addCountsQuery.execute(tx, { rows: JSON.stringify(deltas.map(({ project_id, bucket, n }) => ({ project_id, bucket, n }))) });
 }
 
 /** Replaces a project's counters with these (zero counters are left out). */
