@@ -19,7 +19,7 @@ import { ListCache } from './jobs/list-cache.js';
 import { RetentionService } from './jobs/retention.service.js';
 import { Listings } from './jobs/listing.js';
 import { rebuildIfStale } from './jobs/listing-rebuild.js';
-import { listVersion } from './jobs/listing.store.js';
+import { listVersions } from './jobs/listing.store.js';
 import { kpsListing } from './kps/kps.listing.js';
 import { KpsService } from './kps/kps.service.js';
 import { deleteDelivered } from './notify/deliveries.store.js';
@@ -140,7 +140,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
           ? await startKeystoneAuthenticator(config, logger, signatures)
           : new StaticAuthenticator(config.credentials, (message) => logger.warn(message), signatures);
     // One budget for the pages of both APIs.
-    const pages = new ListCache(config.listCacheMb * 1024 * 1024, (projectId) => listVersion(db.kysely, projectId));
+    const pages = new ListCache(config.listCacheMb * 1024 * 1024, (projectIds) => listVersions(db.kysely, projectIds));
     const secrets = new SecretBox(config.webhookKey);
     const notifyMetrics = new NotifyMetrics();
     const delivery = new DeliveryWorker(db, secrets, notifyMetrics, logger, {

@@ -22,7 +22,13 @@ async function bodyOf(answer: Promise<ListAnswer>): Promise<string> {
 /** A version store: `versions[project]` (0 when absent), counting reads by project. */
 function store(versions: Record<string, number> = {}) {
   const reads: string[] = [];
-  return { versions, reads, read: async (projectId: string) => (reads.push(projectId), versions[projectId] ?? 0) };
+  const batches: number[] = [];
+  const read = async (projectIds: readonly string[]) => {
+    reads.push(...projectIds);
+    batches.push(projectIds.length);
+    return new Map(projectIds.map((p) => [p, versions[p] ?? 0]));
+  };
+  return { versions, reads, batches, read };
 }
 
 describe('ListCache', () => {
@@ -66,6 +72,7 @@ describe('ListCache', () => {
     const third = cache.page('p', 'k', page('new', 2));
     assert.deepEqual(await Promise.all([first, second, third].map(bodyOf)), ['new', 'q page', 'new']);
     assert.deepEqual(versions.reads.sort(), ['p', 'q']);
+    assert.deepEqual(versions.batches.slice(-1), [2], 'both projects in one read');
 
     // The next turn reads again.
     assert.equal(await bodyOf(cache.page('p', 'k', page('newer', 2))), 'new');
@@ -74,9 +81,9 @@ describe('ListCache', () => {
 
   it('fails the requests waiting for a version read that fails, and reads again next time', async () => {
     let down = true;
-    const cache = new ListCache(1024 * 1024, async () => {
+    const cache = new ListCache(1024 * 1024, async (projectIds) => {
       if (down) throw new Error('store unavailable');
-      return 1;
+      return new Map(projectIds.map((p) => [p, 1]));
     });
     await assert.rejects(Promise.all([cache.page('p', 'a', page('A', 1)), cache.page('p', 'b', page('B', 1))]), /store unavailable/);
     down = false;

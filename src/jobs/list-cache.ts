@@ -8,8 +8,9 @@
  * is kept and tagged at exactly the version of the data it shows.
  *
  * A busy server takes in several requests per turn of the event loop; the requests of
- * one turn share one version read per project, made once they have all arrived (a read
- * costs a kept page's request a third of its time on SQLite, a round trip on PostgreSQL).
+ * one turn share one read of their projects' versions, made once they have all arrived (a
+ * read costs a kept page's request a third of its time on SQLite, a round trip on
+ * PostgreSQL, whatever the number of projects).
  * After a write, every poller of a page finds it out of date at once: the requests that
  * read the same new version share one render of the page instead of each reading it.
  * Sharing is safe because a version read made after a request arrived equal to the one
@@ -106,13 +107,14 @@ export class ListCache {
   readonly #rendering = new Map<string, Promise<RenderedPage>>();
 
   /**
-   * `maxBytes` bounds the bodies and keys kept; 0 keeps nothing. `readVersion` reads a
-   * project's list version from the store. `epoch` starts every entity tag; a new
-   * random one per process unless given.
+   * `maxBytes` bounds the bodies and keys kept; 0 keeps nothing. `readVersions` reads
+   * the list versions of several projects from the store at once (a project missing from
+   * its answer is at version 0). `epoch` starts every entity tag; a new random one per
+   * process unless given.
    */
   constructor(
     readonly maxBytes: number,
-    private readonly readVersion: (projectId: string) => Promise<number>,
+    private readonly readVersions: (projectIds: readonly string[]) => Promise<ReadonlyMap<string, number>>,
     readonly epoch: string = randomBytes(6).toString('base64url'),
   ) {
     this.#entries =
@@ -218,9 +220,17 @@ export class ListCache {
     return read.promise;
   }
 
+  /** One read for every project asked about this turn: many tenants polling cost one round trip per turn, not one per project. */
   #readVersions(): void {
     const reads = this.#reads ?? new Map<string, PendingRead>();
     this.#reads = undefined;
-    for (const [projectId, { resolve, reject }] of reads) this.readVersion(projectId).then(resolve, reject);
+    this.readVersions([...reads.keys()]).then(
+      (versions) => {
+        for (const [projectId, { resolve }] of reads) resolve(versions.get(projectId) ?? 0);
+      },
+      (error: unknown) => {
+        for (const { reject } of reads.values()) reject(error);
+      },
+    );
   }
 }

@@ -5,7 +5,7 @@
  * (src/jobs/job-writer.ts).
  */
 import { sql, type Kysely, type SqlBool } from 'kysely';
-import { PreparedQuery } from '../db/prepared.js';
+import { PreparedQuery, PreparedRowsQuery } from '../db/prepared.js';
 import type { DB } from '../db/schema.js';
 import { JOB_COLUMNS } from './jobs.store.js';
 
@@ -25,6 +25,38 @@ const listVersionQuery = new PreparedQuery<{ projectId: string }, { version: num
 export async function listVersion(db: Kysely<DB>, projectId: string): Promise<number> {
   const row = await listVersionQuery.executeTakeFirst(db, { projectId });
   return row?.version ?? 0;
+}
+
+/** The most projects one {@link listVersions} statement asks about: each count up to it is compiled once. */
+const VERSIONS_PER_READ = 64;
+
+const listVersionsQuery = new PreparedRowsQuery<{ projectId: string }, { project_id: string; version: number }>(['projectId'], (db, rows) =>
+  db
+    .selectFrom('list_versions')
+    .select(['project_id', 'version'])
+    .where(
+      'project_id',
+      'in',
+      rows.map((r) => r.projectId),
+    ),
+);
+
+/** The list versions of `projectIds` (a project absent from the answer is at 0), one statement per {@link VERSIONS_PER_READ} projects. */
+export async function listVersions(db: Kysely<DB>, projectIds: readonly string[]): Promise<Map<string, number>> {
+  const versions = new Map<string, number>();
+  if (projectIds.length === 1) {
+    const projectId = projectIds[0] as string;
+    versions.set(projectId, await listVersion(db, projectId));
+    return versions;
+  }
+  for (let i = 0; i < projectIds.length; i += VERSIONS_PER_READ) {
+    const rows = await listVersionsQuery.execute(
+      db,
+      projectIds.slice(i, i + VERSIONS_PER_READ).map((projectId) => ({ projectId })),
+    );
+    for (const { project_id, version } of rows) versions.set(project_id, Number(version));
+  }
+  return versions;
 }
 
 /** Up to `limit` stored jobs with their listing after `after` (from the first when undefined), in key order. */

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { loadConfig } from '../../src/config.js';
-import { listVersion } from '../../src/jobs/listing.store.js';
+import { listVersion, listVersions } from '../../src/jobs/listing.store.js';
 import {
   buildTestApp,
   createTestApp,
@@ -101,6 +101,20 @@ for (const engine of engines) {
       await putNewJob(server.app, PROJECT_A, sdrsJob({ status: 'SUCCESS', error_code: undefined, fail_reason: undefined }));
       assert.equal(await listVersion(server.ctx.db.kysely, PROJECT_A), before);
       assert.deepEqual(await sdrsIds(`/v1/${PROJECT_B}/task-center/failure-jobs`), ['other-project']);
+    });
+
+    it('reads the versions of several projects in one statement, 0 for a project never changed', async () => {
+      const db = server.ctx.db.kysely;
+      const a = await listVersion(db, PROJECT_A);
+      const b = await listVersion(db, PROJECT_B);
+      assert.ok(a > 0 && b > 0);
+      const versions = await listVersions(db, [PROJECT_A, 'never-written', PROJECT_B]);
+      assert.deepEqual(
+        [PROJECT_A, 'never-written', PROJECT_B].map((p) => versions.get(p) ?? 0),
+        [a, 0, b],
+      );
+      const many = Array.from({ length: 150 }, (_, i) => `absent-${i}`).concat(PROJECT_B);
+      assert.equal((await listVersions(db, many)).get(PROJECT_B), b, 'past one statement’s worth of projects');
     });
 
     it('answers 403 to a caller without the project even when the page is kept', async () => {
