@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import type { Engine } from '../../src/db/database.js';
+import type { Progression } from '../../src/emulator/progress.service.js';
 import { buildTestApp, engines, freshDatabase, kpsJob, sdrsJob, TOKENS, writeTestCredentials, type TestApp } from '../helpers.js';
 import { assertListingsExact } from './emulator-server.js';
 
@@ -73,9 +74,12 @@ for (const engine of engines as Engine[]) {
           done = (await servers[0]!.app.inject({ url: '/taskcenter/v1/projects/dur-a/jobs?status=SUCCESS&limit=1000', headers })).json().jobs.length;
         }
         assert.equal(done, jobs);
-        // Two steps per job (RUNNING, SUCCESS): a step taken twice would count more.
-        const emulators = servers.map((s) => (s.app as unknown as { emulatorState?: { progression: { taken: number } } }).emulatorState);
+        // Two steps per job (RUNNING, SUCCESS): a step taken twice would count more. A run
+        // counts its steps once its commit is durable, which on SQLite is after readers
+        // see it: stopping waits for the run in progress.
+        const emulators = servers.map((s) => (s.app as unknown as { emulatorState?: { progression: Progression } }).emulatorState);
         assert.ok(emulators.every((e) => e !== undefined));
+        for (const e of emulators) await e!.progression.stop();
         assert.equal(
           emulators.reduce((n, e) => n + e!.progression.taken, 0),
           jobs * 2,
