@@ -503,6 +503,14 @@ const READS: Scenario[] = [
     auth: 'token',
   },
   {
+    // The same from the store: each page's rows are read where they lie, in many tenants' pages.
+    name: 'sdrs list, default scope, limit 100, 100 projects in turn, pages not kept',
+    path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`,
+    paths: (t) => t.sdrsProjects.map((project) => `/v1/${project}/task-center/failure-jobs?limit=100`),
+    auth: 'token',
+    serverFlags: ['--list-cache-mb', '0'],
+  },
+  {
     // A client polling an unchanged list with the ETag of its last answer: 304, no body.
     name: 'sdrs list, default scope, limit 100, unchanged (304)',
     path: (t) => `/v1/${t.sdrsProject}/task-center/failure-jobs?limit=100`,

@@ -25,6 +25,15 @@ describe('loadConfig', () => {
     assert.equal(config.keystoneUrl, null);
     assert.equal(config.logLevel, 'info');
     assert.equal(config.listCacheMb, 16);
+    assert.equal(config.sqliteCacheMb, 64);
+  });
+
+  it('takes --sqlite-cache-mb as whole megabytes from 1, and says what is allowed otherwise', () => {
+    assert.equal(loadConfig({ sqliteCacheMb: '1' }, {}).sqliteCacheMb, 1);
+    assert.equal(loadConfig({}, { TASKCENTER_SQLITE_CACHE_MB: '512' }).sqliteCacheMb, 512);
+    for (const bad of ['0', '-1', '1.5', 'lots', '', '100000']) {
+      assert.deepEqual(problems({ sqliteCacheMb: bad }), [`--sqlite-cache-mb must be a whole number of megabytes between 1 and 99999, got '${bad}'`]);
+    }
   });
 
   it('takes --list-cache-mb as whole megabytes, 0 for none, and says what is allowed otherwise', () => {

@@ -36,6 +36,8 @@ export interface Config {
   readonly throttle: number;
   /** Megabytes of rendered list pages kept in memory (src/jobs/list-cache.ts); 0 keeps none. */
   readonly listCacheMb: number;
+  /** SQLite: megabytes of database pages its page cache may hold. */
+  readonly sqliteCacheMb: number;
   /** Serve the emulator controls under `/taskcenter/v1/emulator/` (src/emulator/); never on by default. */
   readonly emulator: boolean;
   /** A JSON file of fault rules loaded at start (needs `emulator`); null for none. */
@@ -111,6 +113,7 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   logLevel: 'info',
   throttle: '0',
   listCacheMb: '16',
+  sqliteCacheMb: '64',
   emulator: '0',
   faults: undefined,
   init: undefined,
@@ -211,6 +214,12 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   const listCacheMb = Number(cacheText);
   if (!/^\d{1,5}$/.test(cacheText)) {
     problems.push(`${source('listCacheMb')} must be a whole number of megabytes between 0 and 99999 (0 keeps no list pages), got '${cacheText}'`);
+  }
+
+  const sqliteCacheText = raw('sqliteCacheMb') ?? '';
+  const sqliteCacheMb = Number(sqliteCacheText);
+  if (!/^\d{1,5}$/.test(sqliteCacheText) || sqliteCacheMb < 1) {
+    problems.push(`${source('sqliteCacheMb')} must be a whole number of megabytes between 1 and 99999, got '${sqliteCacheText}'`);
   }
 
   const emulatorText = raw('emulator') ?? '';
@@ -316,6 +325,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     logLevel,
     throttle,
     listCacheMb,
+    sqliteCacheMb,
     emulator,
     faults,
     init,

@@ -90,12 +90,13 @@ export function createListings(): Listings {
 }
 
 /**
- * The store's waits under `config`: no statement outlives a request's deadline, and a wait
+ * The store's limits under `config`: no statement outlives a request's deadline, a wait
  * for a connection or a SQLite write lock ends after 5 s, or at the deadline of the
- * request that waits (src/db/cancellation.ts), whichever comes first.
+ * request that waits (src/db/cancellation.ts), whichever comes first, and SQLite's page
+ * cache holds `--sqlite-cache-mb`.
  */
-export function storeLimits(config: Pick<Config, 'requestTimeout'>): StoreLimits {
-  return { statementTimeoutMs: Math.round(config.requestTimeout * 1000), connectTimeoutMs: 5000, busyTimeoutMs: 5000 };
+export function storeLimits(config: Pick<Config, 'requestTimeout' | 'sqliteCacheMb'>): StoreLimits {
+  return { statementTimeoutMs: Math.round(config.requestTimeout * 1000), connectTimeoutMs: 5000, busyTimeoutMs: 5000, sqliteCacheMb: config.sqliteCacheMb };
 }
 
 export interface ContextOptions {

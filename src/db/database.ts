@@ -84,10 +84,12 @@ export interface StoreLimits {
   readonly connectTimeoutMs: number;
   /** SQLite: the longest a transaction waits for another process's write lock. */
   readonly busyTimeoutMs: number;
+  /** SQLite: megabytes of database pages its page cache may hold (its own default is 2). */
+  readonly sqliteCacheMb: number;
 }
 
-/** What the CLI's commands get: long-running work (seed, import) is not cut short. */
-export const DEFAULT_STORE_LIMITS: StoreLimits = Object.freeze({ statementTimeoutMs: 0, connectTimeoutMs: 5000, busyTimeoutMs: 5000 });
+/** What the CLI's commands get: long-running work (seed, import) is not cut short, and scans keep SQLite's own small page cache. */
+export const DEFAULT_STORE_LIMITS: StoreLimits = Object.freeze({ statementTimeoutMs: 0, connectTimeoutMs: 5000, busyTimeoutMs: 5000, sqliteCacheMb: 2 });
 
 const UNAVAILABLE_CODES = new Set([
   // Node network errors on the way to PostgreSQL; ETIMEDOUT is also a StoreTimeoutError

@@ -50,6 +50,9 @@ export function openSqlite(path: string, limits: StoreLimits): Database {
   // in the calling thread, so the process answers nothing while it waits.
   sqlite.pragma(`busy_timeout = ${limits.busyTimeoutMs}`);
   sqlite.pragma('foreign_keys = ON');
+  // A list page reads its rows by key, one database page each wherever the rows lie: once
+  // the pages the polled projects touch outgrow the cache, every row is a read call.
+  sqlite.pragma(`cache_size = -${limits.sqliteCacheMb * 1024}`);
   // LIKE is case-sensitive on PostgreSQL; make SQLite agree so filters match the same rows.
   sqlite.pragma('case_sensitive_like = ON');
   const statements = cachingStatements(sqlite);

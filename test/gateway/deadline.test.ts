@@ -17,7 +17,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.js';
 import { StoreTimeoutError } from '../../src/db/cancellation.js';
-import { isStoreUnavailable } from '../../src/db/database.js';
+import { DEFAULT_STORE_LIMITS, isStoreUnavailable } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
 import {
@@ -175,7 +175,7 @@ describe('request deadline: a stalled PostgreSQL [postgres]', onPostgres, () => 
   it('bounds a statement outside any request on the client, and in transactions on the server too', async (t) => {
     const database = await freshDatabase('postgres');
     const proxy = await proxyToPostgres();
-    const db = openDatabase(proxy.route(database.url), { statementTimeoutMs: 500, connectTimeoutMs: 500, busyTimeoutMs: 500 });
+    const db = openDatabase(proxy.route(database.url), { ...DEFAULT_STORE_LIMITS, statementTimeoutMs: 500, connectTimeoutMs: 500, busyTimeoutMs: 500 });
     try {
       await migrate(db);
       // The server's half: each transaction carries the limits, set with SET LOCAL (no
@@ -211,7 +211,7 @@ describe('request deadline: a stalled PostgreSQL [postgres]', onPostgres, () => 
   it('bounds opening a connection to a database that does not answer', async (t) => {
     const database = await freshDatabase('postgres');
     const proxy = await proxyToPostgres();
-    const db = openDatabase(proxy.route(database.url), { statementTimeoutMs: 0, connectTimeoutMs: 500, busyTimeoutMs: 500 });
+    const db = openDatabase(proxy.route(database.url), { ...DEFAULT_STORE_LIMITS, connectTimeoutMs: 500, busyTimeoutMs: 500 });
     try {
       proxy.stall();
       const [error, ms] = await timed(() => failureOf(sql`select 1`.execute(db.kysely)));
@@ -266,7 +266,7 @@ describe('request deadline: a locked SQLite file [sqlite]', () => {
 
   it('gives up on the lock after the busy timeout with SQLITE_BUSY, and the process runs while it waits', async () => {
     const database = await freshDatabase('sqlite');
-    const db = openDatabase(database.url, { statementTimeoutMs: 0, connectTimeoutMs: 500, busyTimeoutMs: 300 });
+    const db = openDatabase(database.url, { ...DEFAULT_STORE_LIMITS, connectTimeoutMs: 500, busyTimeoutMs: 300 });
     const other = new SQLite(database.url.slice('sqlite:'.length));
     try {
       await migrate(db);
