@@ -60,8 +60,9 @@ export function openPostgres(url: string, limits: StoreLimits): Database {
     // A peer that vanished (packets dropped) is noticed on idle connections too.
     keepAlive: true,
     // Named statements below are planned for their values on every run, never with a
-    // generic plan (which PostgreSQL switches to after five runs, and which made the
-    // first page of a list twenty times slower before the list indexes became literal).
+    // generic plan, which PostgreSQL switches to after five runs: made for the average
+    // project, it sorts a big project's whole list to show its first page (104,510 rows
+    // read against 105 buffers: bench/results/2026-12-04T07-30-generic-plans.md).
     // Through a transaction pooler every statement is unnamed, and an unnamed statement
     // is planned for its values anyway.
     ...(pooling === 'session' ? { options: '-c plan_cache_mode=force_custom_plan' } : {}),
