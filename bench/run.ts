@@ -14,13 +14,7 @@
  * The mixed scenarios run on a copy of the dataset (their writers add jobs to the read
  * project), so every other scenario keeps reading the dataset its size names.
  *
- * Flags: --full (adds 10 M jobs), --sizes 10000,1000000, --engines sqlite,postgres,
- * --duration S, --warmup S, --connections N, --only <scenario substring>, --scenario <exact
- * name> (repeatable: only those, in one run, e.g. a scenario and its variant), --profile
- * (one server per scenario under `node --cpu-prof`; the top self-time functions of each
- * go to bench/results/<date>-profiles.md, the profiles beside it), --pooling transaction
- * (the PostgreSQL servers get `?pooling=transaction`: no named statements, as behind
- * PgBouncer in transaction pooling mode, measured on a direct connection).
+ * Flags: {@link USAGE}.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -67,20 +61,48 @@ const DATA_SOURCES = [
   'dist/src/kps/kps.listing.js',
 ];
 
-const { values: flags } = parseArgs({
-  options: {
-    full: { type: 'boolean', default: false },
-    sizes: { type: 'string' },
-    engines: { type: 'string', default: 'sqlite,postgres' },
-    duration: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '2' },
-    connections: { type: 'string', default: '32' },
-    only: { type: 'string' },
-    scenario: { type: 'string', multiple: true },
-    profile: { type: 'boolean', default: false },
-    pooling: { type: 'string', default: 'session' },
-  },
-});
+const OPTIONS = {
+  full: { type: 'boolean', default: false },
+  sizes: { type: 'string' },
+  engines: { type: 'string', default: 'sqlite,postgres' },
+  duration: { type: 'string', default: '8' },
+  warmup: { type: 'string', default: '2' },
+  connections: { type: 'string', default: '32' },
+  only: { type: 'string' },
+  scenario: { type: 'string', multiple: true },
+  profile: { type: 'boolean', default: false },
+  pooling: { type: 'string', default: 'session' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+const USAGE = `Usage: npm run bench -- [flags]
+
+  --sizes N,N         dataset sizes in jobs (10000,1000000)
+  --full              adds 10,000,000 to the sizes
+  --engines E,E       sqlite, postgres or both (sqlite,postgres)
+  --duration S        seconds measured per scenario (8)
+  --warmup S          seconds of warm-up before each (2)
+  --connections N     connections of the load (32)
+  --only TEXT         only the scenarios whose name contains TEXT
+  --scenario NAME     only the scenario of exactly this name; repeatable, all in one run
+  --profile           one server per scenario under node --cpu-prof; the top self-time
+                      functions of each go to bench/results/<date>-profiles.md
+  --pooling MODE      transaction: the PostgreSQL servers get ?pooling=transaction (no
+                      named statements, as behind PgBouncer), on a direct connection
+  --help              this text`;
+
+const { values: flags } = (() => {
+  try {
+    return parseArgs({ options: OPTIONS });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+})();
+if (flags.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 
 const sizes = (flags.sizes ?? (flags.full ? '10000,1000000,10000000' : '10000,1000000')).split(',').map(Number);
 const engines = (flags.engines ?? '').split(',') as Engine[];
