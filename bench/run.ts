@@ -20,7 +20,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import pg from 'pg';
@@ -180,7 +180,8 @@ function fingerprint(): string {
             .sort()
             .map((f) => join(path, f))
         : [path];
-    for (const file of files) hash.update(file).update(existsSync(file) ? readFileSync(file) : 'missing');
+    // Named relative to the checkout, so that two checkouts of the same code share the PostgreSQL datasets.
+    for (const file of files) hash.update(relative(ROOT, file)).update(existsSync(file) ? readFileSync(file) : 'missing');
   }
   return hash.digest('hex').slice(0, 16);
 }
