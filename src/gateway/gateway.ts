@@ -10,6 +10,7 @@ import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, Fast
 import { isMissingRelation, isStoreUnavailable } from '../db/database.js';
 import { ServiceError } from '../errors.js';
 import { parseJsonBody } from '../validation.js';
+import { BodyGate } from './body-gate.js';
 import { ERROR_TABLES, renderError, type Dialect } from './dialects.js';
 
 /** Random bytes drawn at once for 256 request ids: one draw per id cost ~6% of a small request. */
@@ -166,6 +167,9 @@ function refuseConnection(socket: Socket, status: number, reason: string, code: 
   else refuse();
 }
 
+/** Each request's reply, for the body parser, which Fastify hands the request alone. */
+const replies = new WeakMap<FastifyRequest, FastifyReply>();
+
 /** Installs the gateway behaviour on an app; call before registering routes. */
 export function installGateway(app: FastifyInstance): void {
   app.decorateRequest('rawBody', null);
@@ -217,7 +221,8 @@ export function installGateway(app: FastifyInstance): void {
   app.addHttpMethod('HEAD', { hasBody: true, overrideExisting: true });
 
   // Before the body parser's own listener, so the error is marked before it is answered.
-  app.addHook('preParsing', (_request, _reply, payload, done) => {
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    replies.set(request, reply);
     payload.once('error', (error: Error) => {
       if (typeof error === 'object' && error !== null) fromRequestStream.add(error);
     });
@@ -225,17 +230,23 @@ export function installGateway(app: FastifyInstance): void {
   });
 
   app.removeAllContentTypeParsers();
+  const gate = new BodyGate();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.rawBody = body;
     // SDKs send Content-Type: application/json on bodiless DELETEs.
     if (body.length === 0) return done(null, undefined);
-    try {
-      done(null, parseJsonBody(body));
-    } catch (error) {
-      const refusal =
-        error instanceof ServiceError ? error : new ServiceError('malformed_request', `request body is not valid JSON: ${(error as Error).message}`);
-      done(null, new UnreadableBody(refusal));
-    }
+    const reply = replies.get(request) as FastifyReply;
+    gate.admit(body.length, reply.raw, () => {
+      // Answered while it waited (its deadline passed): nothing to parse for.
+      if (reply.sent) return;
+      try {
+        done(null, parseJsonBody(body));
+      } catch (error) {
+        const refusal =
+          error instanceof ServiceError ? error : new ServiceError('malformed_request', `request body is not valid JSON: ${(error as Error).message}`);
+        done(null, new UnreadableBody(refusal));
+      }
+    });
   });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.rawBody = body;
