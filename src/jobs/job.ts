@@ -6,7 +6,7 @@
 import { ServiceError, quote } from '../errors.js';
 import { unstorableText } from '../validation.js';
 import type { JobRow } from './jobs.table.js';
-import { OPERATIONS, SERVER_GROUP_ID_PATTERN, type Entities, type JobDocument, type JobStatus, type ReportResult, type StoredJob } from './jobs.schema.js';
+import { Entities, OPERATIONS, SERVER_GROUP_ID_PATTERN, type JobDocument, type JobStatus, type ReportResult, type StoredJob } from './jobs.schema.js';
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(['SUCCESS', 'FAIL']);
 const GROUP_ID = new RegExp(SERVER_GROUP_ID_PATTERN);
@@ -180,22 +180,27 @@ function digits(text: string, start: number, end: number): number {
   return n;
 }
 
+/** The keys entities may have, in the order they are stored. */
+const ENTITY_KEYS = (Object.keys(Entities.properties) as (keyof Entities)[]).sort();
+
 /**
  * The entities as stored: JSON with its keys in order, so that the same entities always
- * store the same text. Most documents already send them in order (or have one), and are
- * written as they are, without a sorted copy.
+ * store the same text. Written key by key in that order: producers rarely send them
+ * sorted, and a sorted copy of each job's entities cost 4% of a fleet batch.
  */
 function entitiesJson(entities: Entities): string {
-  let previous: string | undefined;
-  for (const key in entities) {
-    if (previous !== undefined && key < previous) return JSON.stringify(sortedEntities(entities));
-    previous = key;
+  let json = '';
+  let written = 0;
+  for (const key of ENTITY_KEYS) {
+    const value = entities[key];
+    if (value === undefined) continue;
+    json += `${written++ === 0 ? '{' : ','}"${key}":${JSON.stringify(value)}`;
   }
-  return JSON.stringify(entities);
-}
-
-function sortedEntities(entities: Entities): Entities {
-  return Object.fromEntries(Object.entries(entities).sort(([a], [b]) => (a < b ? -1 : 1))) as Entities;
+  let keys = 0;
+  for (const key in entities) if (Object.hasOwn(entities, key)) keys++;
+  // Keys the schema does not know cannot pass it; should any reach here, keep them.
+  if (keys !== written) return JSON.stringify(Object.fromEntries(Object.entries(entities).sort(([a], [b]) => (a < b ? -1 : 1))));
+  return written === 0 ? '{}' : `${json}}`;
 }
 
 /** Fields that identify what a job is; a report may never change them. */

@@ -66,7 +66,10 @@ export function jobsRoutes(fastify: FastifyInstance, jobs: JobService): void {
     },
     async (request, reply) => {
       const outcomes = await jobs.reportBatch(request.principal, request.body.jobs);
-      for (const outcome of outcomes) app.metrics.observeIngest(outcome.result);
+      // One count per result, not per job: a labelled increment costs a lookup and its garbage.
+      const counts = new Map<string, number>();
+      for (const outcome of outcomes) counts.set(outcome.result, (counts.get(outcome.result) ?? 0) + 1);
+      for (const [result, n] of counts) app.metrics.observeIngest(result, n);
       const results = outcomes.map(({ project_id, job_id, result, error }) =>
         error === undefined
           ? { project_id, job_id, result }
