@@ -35,8 +35,6 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     return503OnClosing: false,
     frameworkErrors,
     clientErrorHandler,
-    // The request deadline: past it the route answers 503 (src/gateway/deadline.ts).
-    handlerTimeout: Math.round(ctx.config.requestTimeout * 1000),
     http: {
       // The gateway refuses a Host-less HTTP/1.1 request itself, with a request id and its body.
       requireHostHeader: false,
@@ -73,8 +71,9 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   app.server.maxConnections = ctx.config.maxConnections;
   installGateway(app);
   installMetrics(app, ctx.metrics);
-  // Before authentication and the routes: their store work runs under the deadline.
-  installDeadline(app);
+  // Before authentication and the routes: their store work runs under the deadline, past
+  // which the route answers 503.
+  installDeadline(app, Math.round(ctx.config.requestTimeout * 1000));
   installAuth(app, ctx.auth, ctx.config.authFailureLimit > 0 ? new AuthFailureLimit(ctx.config.authFailureLimit) : null);
   // After authentication: the count is the principal's.
   if (ctx.config.throttle > 0) await installThrottle(app, ctx.config.throttle);

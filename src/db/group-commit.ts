@@ -13,14 +13,14 @@
  */
 import { setImmediate } from 'node:timers/promises';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { cancellationSignal, withCancellation, withoutCancellation } from './cancellation.js';
+import { currentCancellation, withCancellation, withoutCancellation, type Cancellation } from './cancellation.js';
 import type { DB } from './schema.js';
 
 /** One caller's work, waiting for its transaction. */
 interface Waiting {
   readonly work: (tx: Transaction<DB>) => Promise<unknown>;
   /** The caller's cancellation (src/db/cancellation.ts): its own work runs under it. */
-  readonly signal: AbortSignal | undefined;
+  readonly cancellation: Cancellation | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -39,7 +39,7 @@ export class GroupCommit {
   /** Runs `work` in a write transaction, maybe shared with other callers' work; resolves after that transaction commits. */
   run<T>(work: (tx: Transaction<DB>) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#waiting.push({ work, signal: cancellationSignal(), resolve: resolve as (value: unknown) => void, reject });
+      this.#waiting.push({ work, cancellation: currentCancellation(), resolve: resolve as (value: unknown) => void, reject });
       if (this.#running) return;
       this.#running = true;
       // The loop serves many callers: none's deadline may cancel the transaction itself.
@@ -98,5 +98,5 @@ export class GroupCommit {
 }
 
 function ownWork(waiting: Waiting, tx: Transaction<DB>): Promise<unknown> {
-  return waiting.signal === undefined ? waiting.work(tx) : withCancellation(waiting.signal, () => waiting.work(tx));
+  return waiting.cancellation === undefined ? waiting.work(tx) : withCancellation(waiting.cancellation, () => waiting.work(tx));
 }

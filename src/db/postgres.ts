@@ -15,7 +15,7 @@ import {
   type Transaction,
   type TransactionSettings,
 } from 'kysely';
-import { StoreTimeoutError, cancellationSignal, cancelled } from './cancellation.js';
+import { StoreTimeoutError, cancelled, currentCancellation, type Cancellation } from './cancellation.js';
 import type { Batch, Database, StoreLimits } from './database.js';
 import type { DB } from './schema.js';
 
@@ -190,7 +190,7 @@ class NamedStatements {
  * statement per connection.
  *
  * Bounded waits: a query not answered within `statementTimeoutMs` (0: no limit), or still
- * running when the work's cancellation signal aborts (src/db/cancellation.ts: the
+ * running when the work is cancelled (src/db/cancellation.ts: the
  * request's deadline), is abandoned with a {@link StoreTimeoutError}, and so is every
  * later query on that client. Its connection is then closed on release instead of
  * going back to the pool: the server rolls back whatever transaction was open on it,
@@ -208,11 +208,11 @@ function boundedClients(pool: pg.Pool, statementTimeoutMs: number, statements: N
     };
     return {
       query: ((text: string, values?: readonly unknown[]) => {
-        const signal = cancellationSignal();
-        if (abandoned === undefined && signal?.aborted) abandoned = cancelled(signal);
+        const cancellation = currentCancellation();
+        if (abandoned === undefined && cancellation?.aborted === true) abandoned = cancelled(cancellation);
         if (abandoned !== undefined) return Promise.reject(abandoned);
-        if (statementTimeoutMs === 0 && signal === undefined) return run(text, values);
-        return bounded(run(text, values), statementTimeoutMs, signal, (error) => {
+        if (statementTimeoutMs === 0 && cancellation === undefined) return run(text, values);
+        return bounded(run(text, values), statementTimeoutMs, cancellation, (error) => {
           abandoned = error;
         });
       }) as unknown as PostgresPoolClient['query'],
@@ -222,13 +222,13 @@ function boundedClients(pool: pg.Pool, statementTimeoutMs: number, statements: N
   };
   return {
     async connect() {
-      const signal = cancellationSignal();
-      if (signal?.aborted) throw cancelled(signal);
+      const cancellation = currentCancellation();
+      if (cancellation?.aborted === true) throw cancelled(cancellation);
       const pending = pool.connect();
       const client =
-        signal === undefined
+        cancellation === undefined
           ? await pending
-          : await bounded(pending, 0, signal, () => {
+          : await bounded(pending, 0, cancellation, () => {
               // The connection may still come: give it back unused.
               pending.then(
                 (late) => late.release(),
@@ -248,22 +248,23 @@ function boundedClients(pool: pg.Pool, statementTimeoutMs: number, statements: N
 }
 
 /**
- * `pending`, or a {@link StoreTimeoutError} after `timeoutMs` (0: never) or when `signal`
- * aborts, whichever comes first; `onAbandon` hears of the error before the caller.
+ * `pending`, or a {@link StoreTimeoutError} after `timeoutMs` (0: never) or when
+ * `cancellation` is cancelled, whichever comes first; `onAbandon` hears of the error
+ * before the caller.
  */
-function bounded<T>(pending: Promise<T>, timeoutMs: number, signal: AbortSignal | undefined, onAbandon: (error: StoreTimeoutError) => void): Promise<T> {
+function bounded<T>(pending: Promise<T>, timeoutMs: number, cancellation: Cancellation | undefined, onAbandon: (error: StoreTimeoutError) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const abandon = (error: StoreTimeoutError) => {
       settle();
       onAbandon(error);
       reject(error);
     };
-    const onAbort = () => abandon(cancelled(signal as AbortSignal));
+    const onCancel = () => abandon(cancelled(cancellation as Cancellation));
     const timer = timeoutMs > 0 ? setTimeout(() => abandon(new StoreTimeoutError(`the database did not answer within ${timeoutMs} ms`)), timeoutMs) : undefined;
-    signal?.addEventListener('abort', onAbort, { once: true });
+    cancellation?.listen(onCancel);
     const settle = () => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      cancellation?.unlisten(onCancel);
     };
     pending.then(
       (value) => {

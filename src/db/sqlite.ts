@@ -22,7 +22,7 @@ import {
   type UnknownRow,
 } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cancellationSignal, cancelled } from './cancellation.js';
+import { cancelled, currentCancellation, type Cancellation } from './cancellation.js';
 import type { Batch, Database, StoreLimits } from './database.js';
 import { GroupCommit } from './group-commit.js';
 import type { DB } from './schema.js';
@@ -132,8 +132,8 @@ function cachingStatements(database: SQLite.Database): SqliteDatabase {
     prepare(sql) {
       // Work whose caller gave up (src/db/cancellation.ts) runs nothing more, but may
       // still roll back what it began: Kysely's rollback is this exact text.
-      const signal = cancellationSignal();
-      if (signal?.aborted && sql !== 'rollback') throw cancelled(signal);
+      const cancellation = currentCancellation();
+      if (cancellation?.aborted === true && sql !== 'rollback') throw cancelled(cancellation);
       let statement = statements.get(sql);
       if (statement === undefined) {
         statement = fastStatement(database, sql);
@@ -248,11 +248,11 @@ class ImmediateSqliteDriver extends SqliteDriver {
       } finally {
         this.#wait.get();
       }
-      const signal = cancellationSignal();
+      const cancellation = currentCancellation();
       try {
-        await sleep(pause, undefined, { signal });
+        await sleep(pause, undefined, { signal: cancellation?.signal });
       } catch {
-        throw cancelled(signal as AbortSignal);
+        throw cancelled(cancellation as Cancellation);
       }
     }
   }

@@ -11,6 +11,7 @@ import { isMissingRelation, isStoreUnavailable } from '../db/database.js';
 import { ServiceError } from '../errors.js';
 import { parseJsonBody } from '../validation.js';
 import { BodyGate } from './body-gate.js';
+import { DeadlinePassed } from './deadline.js';
 import { ERROR_TABLES, renderError, type Dialect } from './dialects.js';
 
 /** Random bytes drawn at once for 256 request ids: one draw per id cost ~6% of a small request. */
@@ -298,6 +299,11 @@ function toServiceError(error: Error, request: FastifyRequest): ServiceError {
     request.log.info({ err: error }, 'the client broke off the request body');
     return new ServiceError('malformed_request', 'the request body was cut short: the client closed the connection or the stream failed');
   }
+  if (error instanceof DeadlinePassed) {
+    // src/gateway/deadline.ts: the request's store work was cancelled as this is sent.
+    request.log.warn({ deadlineMs: error.ms }, 'request deadline passed');
+    return new ServiceError('unavailable', `${error.message} and was cancelled; retry it`);
+  }
   const code = (error as FastifyError).code;
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -306,12 +312,6 @@ function toServiceError(error: Error, request: FastifyRequest): ServiceError {
       return new ServiceError('malformed_request', `Content-Type must be application/json, got '${request.headers['content-type'] ?? ''}'`);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ServiceError('malformed_request', 'Content-Length does not match the body');
-    case 'FST_ERR_HANDLER_TIMEOUT': {
-      // src/gateway/deadline.ts: the request's store work is cancelled as this is sent.
-      const seconds = (request.routeOptions.handlerTimeout ?? 0) / 1000;
-      request.log.warn({ deadlineMs: request.routeOptions.handlerTimeout }, 'request deadline passed');
-      return new ServiceError('unavailable', `the request did not complete within ${seconds} s and was cancelled; retry it`);
-    }
   }
   if (isMissingRelation(error)) {
     request.log.error({ err: error }, 'store schema missing');

@@ -1,7 +1,7 @@
 /** Liveness and readiness, for load balancers and orchestrators. Unauthenticated. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { withCancellation } from '../db/cancellation.js';
+import { Cancellation, withCancellation } from '../db/cancellation.js';
 import type { Database } from '../db/database.js';
 import { missingMigrations } from '../db/migrate.js';
 import type { Readiness } from './readiness.js';
@@ -62,14 +62,14 @@ export function opsRoutes(app: FastifyInstance, db: Database, readiness: Readine
  * queued behind a transaction waiting for another process's lock).
  */
 function withinReadinessWait(db: Database): Promise<readonly string[]> {
-  const check = new AbortController();
+  const check = new Cancellation();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       const error = new Error(`the store did not answer within ${READINESS_WAIT_MS} ms`);
-      check.abort(error);
+      check.cancel(error);
       reject(error);
     }, READINESS_WAIT_MS);
-    withCancellation(check.signal, () => missingMigrations(db)).then(
+    withCancellation(check, () => missingMigrations(db)).then(
       (missing) => {
         clearTimeout(timer);
         resolve(missing);
