@@ -121,6 +121,8 @@ interface Row {
   p50: number;
   p99: number;
   ceilingRps: number | null;
+  /** The ceiling's p99 (ms) under the same load: what the machine alone gives a bare server. */
+  ceilingP99?: number;
   ratio: number | null;
   jobsPerSecond: number | null;
   /** Server CPU time (user + system) per request during the measured run, µs. */
@@ -755,6 +757,7 @@ async function measureReads(
       p50: result.p50,
       p99: result.p99,
       ceilingRps: ceilingResult.rps,
+      ceilingP99: ceilingResult.p99,
       ratio: ceilingResult.rps > 0 ? result.rps / ceilingResult.rps : null,
       jobsPerSecond: null,
       serverCpuUs: result.cpuUs,
@@ -887,6 +890,7 @@ async function measureMixed(engine: Engine, jobs: number, url: string, targets: 
         p50: result.p50,
         p99: result.p99,
         ceilingRps: ceilingResult.rps,
+        ceilingP99: ceilingResult.p99,
         ratio: ceilingResult.rps > 0 ? result.rps / ceilingResult.rps : null,
         jobsPerSecond: null,
         serverCpuUs: result.cpuUs,
@@ -914,7 +918,7 @@ function table(rows: Row[]): string {
     'jobs',
     'req/s',
     'p50 ms',
-    'p99 ms',
+    'p99 ms (ceiling)',
     'vs ceiling (req/s)',
     'server CPU µs/req',
     'jobs/s',
@@ -928,7 +932,7 @@ function table(rows: Row[]): string {
     r.jobs.toLocaleString('en-US'),
     r.rps.toFixed(0),
     String(r.p50),
-    String(r.p99),
+    r.ceilingP99 === undefined ? String(r.p99) : `${r.p99} (${r.ceilingP99})`,
     r.ratio === null ? '' : `${r.ratio.toFixed(2)} (${(r.ceilingRps ?? 0).toFixed(0)})`,
     r.ceilingCpuUs === null ? r.serverCpuUs.toFixed(0) : `${r.serverCpuUs.toFixed(0)} (ceiling ${r.ceilingCpuUs.toFixed(0)})`,
     r.jobsPerSecond === null ? '' : r.jobsPerSecond.toFixed(0),
