@@ -34,13 +34,12 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who the caller is: set before validation on every route that names an action. */
     principal: Principal;
+    /** An AK/SK signature whose headers passed, waiting for the request's body (a property, not a WeakMap entry: see installGateway). */
+    pendingSignature: PendingSignature | null;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** Signatures whose headers passed, waiting for their request's body. */
-const pendingSignatures = new WeakMap<FastifyRequest, PendingSignature>();
 
 function projectOf(request: FastifyRequest): string | undefined {
   return (request.params as { project_id?: string } | undefined)?.project_id;
@@ -89,6 +88,7 @@ function capped(payload: Readable, limit: number, refusal: () => ServiceError): 
  */
 export function installAuth(app: FastifyInstance, authenticator: Authenticator, failures: AuthFailureLimit | null = null): void {
   app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest('pendingSignature', null);
 
   const counted = (request: FastifyRequest, error: unknown): unknown => {
     if (failures !== null && error instanceof ServiceError && error.kind === 'unauthenticated') failures.fail(request.ip);
@@ -113,7 +113,7 @@ export function installAuth(app: FastifyInstance, authenticator: Authenticator, 
       throw counted(request, error);
     }
     if (verdict instanceof PendingSignature) {
-      pendingSignatures.set(request, verdict);
+      request.pendingSignature = verdict;
       return;
     }
     request.principal = verdict;
@@ -122,7 +122,7 @@ export function installAuth(app: FastifyInstance, authenticator: Authenticator, 
 
   // The body of a request that is not authenticated is kept small; see UNAUTHENTICATED_BODY_LIMIT.
   app.addHook('preParsing', (request, _reply, payload, done) => {
-    if ((request.principal as Principal | null) !== null || pendingSignatures.has(request)) return done(null, payload);
+    if ((request.principal as Principal | null) !== null || request.pendingSignature !== null) return done(null, payload);
     const refusal = () =>
       new ServiceError('body_too_large', `request body exceeds the ${UNAUTHENTICATED_BODY_LIMIT}-byte limit of a request that is not authenticated`);
     const length = request.headers['content-length'];
@@ -132,9 +132,9 @@ export function installAuth(app: FastifyInstance, authenticator: Authenticator, 
   });
 
   app.addHook('preValidation', async (request) => {
-    const signature = pendingSignatures.get(request);
-    if (signature === undefined) return;
-    pendingSignatures.delete(request);
+    const signature = request.pendingSignature;
+    if (signature === null) return;
+    request.pendingSignature = null;
     let principal: Principal;
     try {
       principal = await signature.complete(request.rawBody ?? EMPTY);
