@@ -79,7 +79,15 @@ describe('toReportedJob', () => {
   });
 
   it('refuses dates that do not exist', () => {
-    for (const date of ['2019-02-30T00:00:00Z', '2019-02-29T00:00:00Z', '2019-13-01T00:00:00Z', '2019-00-10T00:00:00Z', '2019-04-31T00:00:00Z']) {
+    for (const date of [
+      '2019-02-30T00:00:00Z',
+      '2019-02-29T00:00:00Z',
+      '2019-13-01T00:00:00Z',
+      '2019-00-10T00:00:00Z',
+      '2019-04-31T00:00:00Z',
+      '2019-06-00T00:00:00Z',
+      '2100-02-29T00:00:00Z',
+    ]) {
       refuses(() => toReportedJob('p', sdrs({ begin_time: date })), 'begin_time', /is not a real date/);
     }
     refuses(() => toReportedJob('p', sdrs({ end_time: '2019-02-30T00:00:00Z' })), 'end_time', /is not a real date, got '2019-02-30T00:00:00Z'/);
@@ -88,6 +96,7 @@ describe('toReportedJob', () => {
   it('accepts 29 February in a leap year', () => {
     const row = toReportedJob('p', sdrs({ begin_time: '2020-02-29T00:00:00Z', end_time: '2020-02-29T00:00:01Z' }));
     assert.equal(row.begin_time, Date.UTC(2020, 1, 29));
+    assert.equal(toReportedJob('p', sdrs({ ...running, begin_time: '2000-02-29T00:00:00Z' })).begin_time, Date.UTC(2000, 1, 29));
   });
 
   it('refuses an end_time before begin_time, or on a job that is not finished', () => {

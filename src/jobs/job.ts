@@ -154,19 +154,33 @@ function firstUnstorableText(value: unknown): { path: string; problem: string } 
   return null;
 }
 
+/** Days in each month of a common year. */
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 /**
  * Epoch milliseconds of a schema-valid timestamp, NaN when it names no real day. Reads
  * the date's digits where the schema's pattern puts them (`yyyy-MM-dd...`) rather than
- * splitting the text: two timestamps per job, a thousand jobs per batch.
+ * splitting the text, and checks the day against its month's length rather than building
+ * a Date to see whether it rolls over: two timestamps per job, a thousand jobs per batch.
  */
 function parseTime(text: string): number {
+  // Date.parse rolls 2019-02-30 over into March: only a real calendar day is taken.
   const ms = Date.parse(text);
-  // Date.parse rolls 2019-02-30 over into March; a real calendar day survives a round trip.
   const year = digits(text, 0, 4);
   const month = digits(text, 5, 7);
   const day = digits(text, 8, 10);
-  const date = new Date(Date.UTC(year, month - 1, day));
-  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day ? ms : NaN;
+  return day >= 1 && day <= monthDays(year, month) ? ms : NaN;
+}
+
+/**
+ * The days of a month (1 to 12; NaN for any other). Years 0 to 99 count as 1900 to 1999,
+ * as `Date.UTC` (which this replaced) takes them: 0000-02-29 stays refused.
+ */
+function monthDays(year: number, month: number): number {
+  if (!(month >= 1 && month <= 12)) return NaN;
+  if (month !== 2) return MONTH_DAYS[month - 1] as number;
+  const y = year < 100 ? year + 1900 : year;
+  return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28;
 }
 
 /** The decimal number written in `text` from `start` to `end`; NaN if a character there is not a digit. */
