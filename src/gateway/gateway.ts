@@ -176,7 +176,7 @@ export function installGateway(app: FastifyInstance): void {
   // A property of the request, not a WeakMap keyed by it: with every request a key of one
   // WeakMap, requests outlived the young-generation GCs that should have freed them, and
   // a poll load filled the old generation (issue 16: a kept page's server CPU 97-103 µs
-  // instead of 73-81, scavenges 3.7-3.9 ms instead of 0.6-0.8, 12-14 full GCs in 6 s instead
+  // instead of 73-81, scavenges 3.9-4.1 ms instead of 0.6-0.8, 12-14 full GCs in 6 s instead
   // of none, p99 11-12 ms instead of 6-7).
   app.decorateRequest('replyForBody', null);
 
