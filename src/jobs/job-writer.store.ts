@@ -4,7 +4,7 @@
  * (lint rule local/one-writer, eslint-rules/index.js, holds that line); everything else reads.
  */
 import { sql, type Compilable, type SqlBool, type Transaction } from 'kysely';
-import { jsonRows, writesJsonRows, type JsonRowType } from '../db/json-rows.js';
+import { jsonRows, jsonRowsValue, writesJsonRows, type JsonRowColumns, type JsonRowsValue } from '../db/json-rows.js';
 import { PreparedQuery, PreparedRowsQuery } from '../db/prepared.js';
 import type { DB } from '../db/schema.js';
 import { JOB_COLUMNS, type JobKey } from './jobs.store.js';
@@ -75,7 +75,7 @@ function byProject(keys: readonly JobKey[]): JobKey[][] {
 }
 
 /** How each stored column is read back from the JSON rows of a statement (src/db/json-rows.ts). */
-const STORED_TYPES: Readonly<Record<keyof StoredRow, JsonRowType>> = {
+const STORED_TYPES: JsonRowColumns<StoredRow> = {
   project_id: 'text',
   job_id: 'text',
   service: 'text',
@@ -102,11 +102,13 @@ const STORED_TYPES: Readonly<Record<keyof StoredRow, JsonRowType>> = {
   updated_at: 'bigint',
 };
 
-const KEY_TYPES: Readonly<Record<keyof JobKey, JsonRowType>> = { project_id: 'text', job_id: 'text' };
+const KEY_TYPES: JsonRowColumns<JobKey> = { project_id: 'text', job_id: 'text' };
+const PROJECT_TYPES: JsonRowColumns<{ project_id: string }> = { project_id: 'text' };
+const DELTA_TYPES: JsonRowColumns<CountDelta> = { project_id: 'text', bucket: 'text', n: 'bigint' };
 
-/** The JSON rows parameter of a statement over rows: their JSON text. */
+/** The JSON rows parameter of a statement over rows (src/db/json-rows.ts). */
 interface JsonRowsParameter {
-  readonly rows: string;
+  readonly rows: JsonRowsValue;
 }
 
 /**
@@ -181,8 +183,7 @@ const deleteQuery = new PreparedRowsQuery<JobKey, JobKey>(['project_id', 'job_id
  */
 export async function lockJobs(tx: Transaction<DB>, keys: readonly JobKey[]): Promise<JobRow[]> {
   if (keys.length === 0) return [];
-  const sorted = [...keys].sort(compareKeys).map(({ project_id, job_id }) => ({ project_id, job_id }));
-  return lockQuery.execute(tx, { rows: JSON.stringify(sorted) });
+  return lockQuery.execute(tx, { rows: jsonRowsValue(tx, [...keys].sort(compareKeys), KEY_TYPES) });
 }
 
 /**
@@ -192,7 +193,7 @@ export async function lockJobs(tx: Transaction<DB>, keys: readonly JobKey[]): Pr
 export async function insertNewJobs(tx: Transaction<DB>, rows: readonly StoredRow[]): Promise<JobKey[]> {
   if (rows.length === 0) return [];
   const sorted = [...rows].sort(compareKeys);
-  if (writesJsonRows(tx)) return insertQuery.execute(tx, { rows: JSON.stringify(sorted) });
+  if (writesJsonRows(tx)) return insertQuery.execute(tx, { rows: jsonRowsValue(tx, sorted, STORED_TYPES) });
   const inserted: JobKey[] = [];
   for (const run of runs(sorted)) inserted.push(...(await insertRowsQuery.execute(tx, run)));
   return inserted;
@@ -201,7 +202,7 @@ export async function insertNewJobs(tx: Transaction<DB>, rows: readonly StoredRo
 /** Overwrites every column but the key of stored jobs (each key at most once). */
 export async function overwriteJobs(tx: Transaction<DB>, rows: readonly StoredRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await overwriteQuery.execute(tx, { rows: JSON.stringify([...rows].sort(compareKeys)) });
+  await overwriteQuery.execute(tx, { rows: jsonRowsValue(tx, [...rows].sort(compareKeys), STORED_TYPES) });
 }
 
 /** Sets the same columns on every job of `keys`. */
@@ -317,7 +318,7 @@ const raiseVersionsQuery = new PreparedQuery<JsonRowsParameter, never>((db, { ro
     .columns(['project_id', 'version'])
     .expression(
       db
-        .selectFrom(jsonRows<{ project_id: string }>(db, rows, { project_id: 'text' }).as('r'))
+        .selectFrom(jsonRows(db, rows, PROJECT_TYPES).as('r'))
         .select(['r.project_id', sql<number>`1`.as('version')])
         .where(sql<SqlBool>`true`),
     )
@@ -331,7 +332,7 @@ const addCountsQuery = new PreparedQuery<JsonRowsParameter, never>((db, { rows }
     .columns(['project_id', 'bucket', 'n'])
     .expression(
       db
-        .selectFrom(jsonRows<CountDelta>(db, rows, { project_id: 'text', bucket: 'text', n: 'bigint' }).as('r'))
+        .selectFrom(jsonRows(db, rows, DELTA_TYPES).as('r'))
         .select(['r.project_id', 'r.bucket', 'r.n'])
         .where(sql<SqlBool>`true`),
     )
@@ -348,8 +349,15 @@ const addCountsQuery = new PreparedQuery<JsonRowsParameter, never>((db, { rows }
  * for each other in a cycle.
  */
 export async function recordListChanges(tx: Transaction<DB>, projects: readonly string[], deltas: readonly CountDelta[]): Promise<void> {
-  if (projects.length > 0) await raiseVersionsQuery.execute(tx, { rows: JSON.stringify(projects.map((project_id) => ({ project_id }))) });
-  if (deltas.length > 0) await addCountsQuery.execute(tx, { rows: JSON.stringify(deltas.map(({ project_id, bucket, n }) => ({ project_id, bucket, n }))) });
+  if (projects.length > 0)
+    await raiseVersionsQuery.execute(tx, {
+      rows: jsonRowsValue(
+        tx,
+        projects.map((project_id) => ({ project_id })),
+        PROJECT_TYPES,
+      ),
+    });
+  if (deltas.length > 0) await addCountsQuery.execute(tx, { rows: jsonRowsValue(tx, deltas, DELTA_TYPES) });
 }
 
 /** Replaces a project's counters with these (zero counters are left out). */
