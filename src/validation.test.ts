@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { ServiceError, quote } from './errors.js';
 import { BatchBody, BatchItem, JobDocument, JobListQuery, Nullable, OneOf, Timestamp } from './jobs/jobs.schema.js';
-import { checkJson, parseTextFields } from './validation.js';
+import { ITEMWISE_BYTES, checkJson, parseJsonBody, parseTextFields } from './validation.js';
 
 /** The ServiceError `fn` throws, asserted to be invalid_parameter. */
 function refusal(fn: () => unknown): ServiceError {
@@ -161,5 +161,67 @@ describe('checkJson', () => {
   it('says how many items an array may hold', () => {
     assert.equal(refusal(() => checkJson(BatchBody, { jobs: [] })).message, 'jobs must hold 1 to 1000 items, got 0');
     assert.equal(refusal(() => checkJson(BatchBody, { jobs: new Array(1001).fill({}) })).message, 'jobs must hold 1 to 1000 items, got 1001');
+  });
+});
+
+describe('parseJsonBody', () => {
+  /** `text` padded with spaces after its first character to at least ITEMWISE_BYTES, so the item-by-item parse is tried. */
+  const large = (text: string) => `${text.slice(0, 1)}${' '.repeat(ITEMWISE_BYTES)}${text.slice(1)}`;
+  const item = (i: number) => ({ job_id: `j-${i}`, name: 'résumé 名前 "quoted" [x] {y} \\', n: i, list: [i, [i], { i }], none: null });
+  /** What JSON.parse of the whole says: its value, or its error's message. */
+  const asWhole = (text: string) => {
+    try {
+      return { value: JSON.parse(text) as unknown };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  };
+  const asBody = (text: string) => {
+    try {
+      return { value: parseJsonBody(Buffer.from(text)) };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  };
+
+  it('parses a large body of one array in an object exactly as the whole text', () => {
+    const items = Array.from({ length: 1000 }, (_, i) => item(i));
+    const texts = [
+      JSON.stringify({ jobs: items }),
+      JSON.stringify({ jobs: items }, null, 2),
+      large(`{ "jobs" : [ ${items.map((i) => JSON.stringify(i)).join(' ,\n ')} ] }\n`),
+      large('{"jobs":[1, "two", null, true, {"a":[]}, [[]], -3.5e2]}'),
+      large('{"__proto__":[{"__proto__":{"x":1}}]}'),
+      large('[[{"a":1},{"b":2}]]'),
+    ];
+    for (const text of texts) {
+      assert.ok(Buffer.byteLength(text) >= ITEMWISE_BYTES);
+      const parsed = asBody(text);
+      assert.deepEqual(parsed, asWhole(text));
+      assert.equal(Object.getPrototypeOf(parsed.value), Object.getPrototypeOf(asWhole(text).value));
+    }
+  });
+
+  it("parses large bodies of other shapes, and gives JSON.parse's own error for malformed ones", () => {
+    const texts = [
+      '{"jobs":[]}',
+      '{"jobs":[{"a":1}],"other":2}',
+      '{"jobs":[{"a":1}],"jobs":[{"b":2}]}',
+      '{"jobs":[{"a":1}],"jobs":3}',
+      '{"jobs":{"a":[1,2]}}',
+      '{"a":1,"jobs":[{"a":1},{"b":2}]}',
+      '[{"a":1},{"b":2}]',
+      '{"jobs":[{"a":1},]}',
+      '{"jobs":[,{"a":1}]}',
+      '{"jobs":[{"a":1},,{"b":2}]}',
+      '{"jobs":[{"a":1} {"b":2}]}',
+      '{"jobs":[{"a":1},{"b":2}}',
+      '{"jobs":[{"a":1},{"b":2}]]}',
+      '{"jobs":[{"a":1},{"b":2}',
+      '{"jobs":[{"a":1},{"b":"2}]}',
+      '{"jobs":[{"a":1},{"b":2}]} x',
+      '\ufeff{"jobs":[{"a":1}]}',
+    ];
+    for (const text of texts.map(large)) assert.deepEqual(asBody(text), asWhole(text), text.replace(/ +/g, ' '));
   });
 });

@@ -197,8 +197,58 @@ export function parseJsonBody(body: Buffer): unknown {
       tooDeep || undefined,
     );
   }
-  if (isUtf8(body)) return JSON.parse(body.toString('utf8'));
-  throw notUtf8(body);
+  if (!isUtf8(body)) throw notUtf8(body);
+  return (body.length >= ITEMWISE_BYTES ? parseItemwise(body) : undefined) ?? JSON.parse(body.toString('utf8'));
+}
+
+/** Bodies this size or larger are parsed item by item when they can be ({@link parseItemwise}). */
+export const ITEMWISE_BYTES = 64 * 1024;
+
+/**
+ * A body of one array in an object (`{"jobs": [...]}`, a batch) parsed an item at a
+ * time; undefined for a body of any other shape, or that is not valid JSON (the whole
+ * is then parsed, and JSON.parse says why). The text of a batch as one string is over
+ * 128 kB, which V8 puts in pages of its own, mapped, faulted in and unmapped again for
+ * every request: ~2.5 ms of CPU for a batch's 600 kB, some 20 times what the same text
+ * costs as small strings. The result is exactly the whole's: the body with the array
+ * emptied must parse to an object of that one field, and each item's bytes, between the
+ * commas of the array, must parse on their own (cut at ASCII bytes of valid UTF-8, they
+ * decode as they would in the whole).
+ */
+function parseItemwise(body: Buffer): unknown {
+  // The array's `[`, each comma between its items, and its `]`: the one container at depth 2.
+  const cuts: number[] = [];
+  let depth = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === QUOTE) {
+      i = stringEnd(body, i);
+      if (i < 0) return undefined;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth === 2) {
+        if (c !== 0x5b || cuts.length > 0) return undefined;
+        cuts.push(i);
+      }
+    } else if (c === 0x7d || c === 0x5d) {
+      if (depth-- === 2) cuts.push(i);
+    } else if (c === 0x2c && depth === 2) {
+      cuts.push(i);
+    }
+  }
+  const open = cuts[0];
+  const close = cuts[cuts.length - 1];
+  if (open === undefined || close === undefined || close === open) return undefined;
+  try {
+    const outer: unknown = JSON.parse(body.toString('utf8', 0, open + 1) + body.toString('utf8', close));
+    if (typeof outer !== 'object' || outer === null) return undefined;
+    const fields = Object.values(outer);
+    const items = fields[0];
+    if (fields.length !== 1 || !Array.isArray(items) || items.length !== 0) return undefined;
+    for (let k = 1; k < cuts.length; k++) items.push(JSON.parse(body.toString('utf8', (cuts[k - 1] as number) + 1, cuts[k])));
+    return outer;
+  } catch {
+    return undefined;
+  }
 }
 
 function cut(path: string): string {
@@ -225,14 +275,7 @@ export function nestedTooDeep(body: Buffer, limit: number): string | undefined {
   for (let i = 0; i < body.length; i++) {
     const c = body[i];
     if (c === QUOTE) {
-      let end = body.indexOf(QUOTE, i + 1);
-      // A quote preceded by an odd run of backslashes is escaped, and inside the string.
-      while (end > 0) {
-        let slashes = 0;
-        while (body[end - 1 - slashes] === BACKSLASH) slashes++;
-        if (slashes % 2 === 0) break;
-        end = body.indexOf(QUOTE, end + 1);
-      }
+      const end = stringEnd(body, i);
       if (end < 0) return undefined;
       const top = kinds.length - 1;
       if (expectKey && kinds[top] === 0) {
@@ -261,6 +304,19 @@ export function nestedTooDeep(body: Buffer, limit: number): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The index of the quote that ends the string whose opening quote is at `start`, or -1 when it never ends. */
+function stringEnd(body: Buffer, start: number): number {
+  let end = body.indexOf(QUOTE, start + 1);
+  // A quote preceded by an odd run of backslashes is escaped, and inside the string.
+  while (end > 0) {
+    let slashes = 0;
+    while (body[end - 1 - slashes] === BACKSLASH) slashes++;
+    if (slashes % 2 === 0) break;
+    end = body.indexOf(QUOTE, end + 1);
+  }
+  return end;
 }
 
 function pathOf(body: Buffer, kinds: number[], index: number[], keyStart: number[], keyEnd: number[]): string {
