@@ -25,7 +25,7 @@ describe('loadConfig', () => {
     assert.equal(config.keystoneUrl, null);
     assert.equal(config.logLevel, 'info');
     assert.equal(config.listCacheMb, 16);
-    assert.equal(config.sqliteCacheMb, 2);
+    assert.equal(config.sqliteCacheMb, 16);
   });
 
   it('takes --sqlite-cache-mb as whole megabytes from 1, and says what is allowed otherwise', () => {

@@ -113,7 +113,7 @@ export const DEFAULTS: Readonly<Record<keyof Config, string | undefined>> = Obje
   logLevel: 'info',
   throttle: '0',
   listCacheMb: '16',
-  sqliteCacheMb: '2',
+  sqliteCacheMb: '16',
   emulator: '0',
   faults: undefined,
   init: undefined,

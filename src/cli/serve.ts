@@ -28,7 +28,7 @@ export const SERVER_USAGE = `  --host HOST            address to listen on (${DE
   --list-cache-mb N      megabytes of rendered list pages kept in memory, 0 for none
                          (${DEFAULTS.listCacheMb}; ${envName('listCacheMb')})
   --sqlite-cache-mb N    megabytes of database pages SQLite keeps in memory; hold the pages
-                         the busy projects' lists touch (${DEFAULTS.sqliteCacheMb}; ${envName('sqliteCacheMb')})
+                         a batch writes and the busy projects' lists touch (${DEFAULTS.sqliteCacheMb}; ${envName('sqliteCacheMb')})
   --request-timeout S    seconds a request may take before it is answered 503 and its store
                          work cancelled; also bounds each PostgreSQL statement and the wait
                          for a connection or a SQLite write lock (${DEFAULTS.requestTimeout}; ${envName('requestTimeout')})
