@@ -25,6 +25,15 @@ export interface Database {
    */
   runPrepared<R>(handle: Kysely<DB>, query: CompiledQuery<R>): Promise<R[]>;
   /**
+   * Runs the statement `sql` once per list of `parameters`, in order, in transaction `tx`,
+   * and resolves to the number of rows each run changed (triggers' changes not counted).
+   * SQLite runs them back to back on its connection, in this turn of the event loop: a
+   * thousand one-row statements cost it less than the same rows in multi-row statements
+   * (an insert of a fleet batch: ~9 ms against ~16). PostgreSQL runs them one after
+   * another; it takes many rows as JSON rows instead (src/db/json-rows.ts).
+   */
+  runEach(tx: Transaction<DB>, sql: string, parameters: readonly (readonly unknown[])[]): Promise<number[]>;
+  /**
    * Runs `work` in a write transaction and resolves once it committed. On SQLite the
    * transaction may hold other callers' work asked for at the same time, each in a
    * savepoint of its own, so that one sync commits them all (src/db/group-commit.ts): a

@@ -1,19 +1,25 @@
 /**
  * Group commit for SQLite: the work of callers that ask for a write transaction while
- * another one runs waits for it, then all of it runs in one transaction, each caller's
- * in a savepoint of its own, and one commit (one sync of the log) makes all of it
- * durable. Every caller is still answered only after the commit that stores its work.
- * A caller whose work throws has its savepoint rolled back and gets its error; the
- * others' work commits. When the transaction itself fails (its commit, or a statement
- * that ends it), nothing of the group was stored and each caller's work runs again in a
- * transaction of its own, so one caller's failure never becomes another's.
+ * another one runs waits for it, then all of it runs in one transaction, one caller's
+ * after another's, and one commit (one sync of the log) makes all of it durable. Every
+ * caller is still answered only after the commit that stores its work. When a caller's
+ * work throws, or the transaction itself fails (its commit, or a statement that ends
+ * it), nothing of the group is stored and each caller's work runs again in a transaction
+ * of its own, so one caller's failure never becomes another's.
+ *
+ * No savepoint keeps the callers apart: inside one, SQLite copies every page a statement
+ * changes to its sub-journal, and keeps the copies until the savepoint ends (a fleet
+ * batch of single-row inserts: ~8 MB of copies, and three times the insert's cost). A
+ * caller's work rarely throws on SQLite: its statements never wait (the transaction
+ * holds the write lock), so the only deadline that can stop it is one already passed
+ * when it starts, which is checked first.
  *
  * SQLite runs one transaction at a time on its one connection, so a burst of batches
  * would otherwise pay one sync each, back to back, with the event loop blocked in each.
  */
 import { setImmediate } from 'node:timers/promises';
-import { sql, type Kysely, type Transaction } from 'kysely';
-import { currentCancellation, withCancellation, withoutCancellation, type Cancellation } from './cancellation.js';
+import type { Kysely, Transaction } from 'kysely';
+import { cancelled, currentCancellation, withCancellation, withoutCancellation, type Cancellation } from './cancellation.js';
 import type { DB } from './schema.js';
 
 /** One caller's work, waiting for its transaction. */
@@ -25,8 +31,6 @@ interface Waiting {
   readonly reject: (error: unknown) => void;
 }
 
-type Outcome = { readonly value: unknown } | { readonly error: unknown };
-
 /** The most callers one transaction serves: a group's commit waits for all of them. */
 const MAX_GROUP = 16;
 
@@ -34,7 +38,11 @@ export class GroupCommit {
   readonly #waiting: Waiting[] = [];
   #running = false;
 
-  constructor(private readonly kysely: Kysely<DB>) {}
+  /** `inTransaction` says whether the connection is in a transaction now. */
+  constructor(
+    private readonly kysely: Kysely<DB>,
+    private readonly inTransaction: () => boolean,
+  ) {}
 
   /** Runs `work` in a write transaction, maybe shared with other callers' work; resolves after that transaction commits. */
   run<T>(work: (tx: Transaction<DB>) => Promise<T>): Promise<T> {
@@ -61,39 +69,35 @@ export class GroupCommit {
   }
 
   async #commit(group: readonly Waiting[]): Promise<void> {
-    const outcomes: Outcome[] = [];
+    // Work whose caller gave up while it waited is not begun: it would fail the group.
+    const live = group.filter((waiting) => {
+      if (waiting.cancellation?.aborted !== true) return true;
+      waiting.reject(cancelled(waiting.cancellation));
+      return false;
+    });
+    if (live.length === 0) return;
+    const values: unknown[] = [];
+    let begun = false;
     try {
       await this.kysely.transaction().execute(async (tx) => {
-        if (group.length === 1) {
-          // Alone, the transaction is the savepoint: a throw rolls it back.
-          outcomes.push({ value: await ownWork(group[0] as Waiting, tx) });
-          return;
-        }
-        for (const waiting of group) {
-          await sql`savepoint grouped`.execute(tx);
-          try {
-            outcomes.push({ value: await ownWork(waiting, tx) });
-          } catch (error) {
-            await sql`rollback to grouped`.execute(tx);
-            outcomes.push({ error });
-          }
-          await sql`release grouped`.execute(tx);
+        begun = true;
+        for (const waiting of live) {
+          values.push(await ownWork(waiting, tx));
+          // Work that ended the transaction (a failed statement SQLite rolled back with it)
+          // would leave the next caller's statements each committing on its own.
+          if (!this.inTransaction()) throw new Error('grouped work ended the shared transaction');
         }
       });
     } catch (error) {
-      if (group.length === 1 || outcomes.length === 0) {
+      if (live.length === 1 || !begun) {
         // Alone, or the transaction never began (the write lock not had): each caller gets the error.
-        for (const waiting of group) waiting.reject(error);
+        for (const waiting of live) waiting.reject(error);
         return;
       }
-      for (const waiting of group) await this.#commit([waiting]);
+      for (const waiting of live) await this.#commit([waiting]);
       return;
     }
-    group.forEach((waiting, i) => {
-      const outcome = outcomes[i] as Outcome;
-      if ('error' in outcome) waiting.reject(outcome.error);
-      else waiting.resolve(outcome.value);
-    });
+    live.forEach((waiting, i) => waiting.resolve(values[i]));
   }
 }
 

@@ -89,6 +89,12 @@ export function openPostgres(url: string, limits: StoreLimits): Database {
       if (pooling === 'session') statements.add(query.sql);
       return (await handle.executeQuery(query)).rows;
     },
+    async runEach(tx, sql, parameters) {
+      const changes: number[] = [];
+      if (pooling === 'session') statements.add(sql);
+      for (const values of parameters) changes.push(Number((await tx.executeQuery(CompiledQuery.raw(sql, [...values]))).numAffectedRows ?? 0));
+      return changes;
+    },
     snapshot: (work) => kysely.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(work),
     exclusively: <T>(name: string, work: (batch: Batch) => Promise<T>): Promise<T> =>
       // A lock held on one connection while the batches run on others. Through a

@@ -4,7 +4,7 @@
  * primary-key reads and list pages of the hot routes that costs several times the read
  * itself (a `job_counts` read: ~30 µs of Kysely around ~5 µs of SQLite).
  */
-import { CompiledQuery, type Compilable, type DialectAdapter, type Kysely } from 'kysely';
+import { CompiledQuery, type Compilable, type DialectAdapter, type Kysely, type Transaction } from 'kysely';
 import { databaseOf } from './database.js';
 import type { DB } from './schema.js';
 
@@ -115,6 +115,24 @@ export class PreparedRowsQuery<Row extends object, R> {
       parameters[i] = slot < 0 ? own[-1 - slot] : (rows[Math.floor(slot / width)] as Record<string, unknown>)[this.columns[slot % width] as string];
     }
     return databaseOf(db).runPrepared(db, CompiledQuery.raw(sql, parameters) as CompiledQuery<R>);
+  }
+
+  /**
+   * Runs the query compiled for one row once per row, in order, in transaction `tx`
+   * ({@link Database.runEach}); resolves to the number of rows each run changed.
+   */
+  async executeEach(tx: Transaction<DB>, rows: readonly Row[]): Promise<number[]> {
+    const { sql, slots, own } = this.#compile(tx, 1);
+    const columns = this.columns;
+    const parameters = rows.map((row) => {
+      const values: unknown[] = new Array(slots.length);
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots[i] as number;
+        values[i] = slot < 0 ? own[-1 - slot] : (row as Record<string, unknown>)[columns[slot] as string];
+      }
+      return values;
+    });
+    return databaseOf(tx).runEach(tx, sql, parameters);
   }
 
   #compile(db: Kysely<DB>, count: number): CompiledRows {

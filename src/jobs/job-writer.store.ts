@@ -39,16 +39,6 @@ const MAX_ROWS = ROW_COUNTS[0];
 /** Rows per plain (not prepared) statement: far below both engines' parameter limits. */
 const CHUNK = 500;
 
-/** `items` cut, in order, into runs of the row counts, largest first (1,201 = 512 + 512 + 128 + 32 + 16 + 1). */
-function runs<T>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  let start = 0;
-  for (const count of ROW_COUNTS) {
-    for (; items.length - start >= count; start += count) out.push(items.slice(start, start + count));
-  }
-  return out;
-}
-
 /** `items` cut, in order, into runs of at most {@link MAX_ROWS}, each padded to a row count with copies of its last item. */
 function paddedRuns<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
@@ -128,13 +118,12 @@ const lockQuery = new PreparedQuery<JsonRowsParameter, JobRow>(
       .forUpdate('jobs') as unknown as Compilable<JobRow>,
 );
 
-/** New jobs in runs of a few compiled row counts; a key already stored is left alone and not returned. */
-const insertRowsQuery = new PreparedRowsQuery<StoredRow, JobKey>(INSERT_COLUMNS, (db, rows) =>
+/** A new job, one statement per row; a key already stored is left alone (no row changed). */
+const insertRowQuery = new PreparedRowsQuery<StoredRow, never>(INSERT_COLUMNS, (db, rows) =>
   db
     .insertInto('jobs')
     .values(rows)
-    .onConflict((oc) => oc.columns(['project_id', 'job_id']).doNothing())
-    .returning(['project_id', 'job_id']),
+    .onConflict((oc) => oc.columns(['project_id', 'job_id']).doNothing()),
 );
 
 /** New jobs, every row of a batch in one statement (JSON rows); a key already stored is left alone and not returned. */
@@ -152,6 +141,12 @@ const insertQuery = new PreparedQuery<JsonRowsParameter, JobKey>((db, { rows }) 
     .onConflict((oc) => oc.columns(['project_id', 'job_id']).doNothing())
     .returning(['project_id', 'job_id']),
 );
+
+/** A stored job overwritten (all but its key), one statement per row. */
+const overwriteRowQuery = new PreparedRowsQuery<StoredRow, never>(INSERT_COLUMNS, (db, [row]) => {
+  const { project_id, job_id, ...columns } = row as StoredRow;
+  return db.updateTable('jobs').set(columns).where('project_id', '=', project_id).where('job_id', '=', job_id);
+});
 
 /** Stored jobs overwritten (all but their key), every row of a batch in one statement. */
 const overwriteQuery = new PreparedQuery<JsonRowsParameter, never>((db, { rows }) =>
@@ -194,15 +189,16 @@ export async function insertNewJobs(tx: Transaction<DB>, rows: readonly StoredRo
   if (rows.length === 0) return [];
   const sorted = [...rows].sort(compareKeys);
   if (writesJsonRows(tx)) return insertQuery.execute(tx, { rows: jsonRowsValue(tx, sorted, STORED_TYPES) });
-  const inserted: JobKey[] = [];
-  for (const run of runs(sorted)) inserted.push(...(await insertRowsQuery.execute(tx, run)));
-  return inserted;
+  const changes = await insertRowQuery.executeEach(tx, sorted);
+  return sorted.filter((_, i) => changes[i] === 1).map(({ project_id, job_id }) => ({ project_id, job_id }));
 }
 
 /** Overwrites every column but the key of stored jobs (each key at most once). */
 export async function overwriteJobs(tx: Transaction<DB>, rows: readonly StoredRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await overwriteQuery.execute(tx, { rows: jsonRowsValue(tx, [...rows].sort(compareKeys), STORED_TYPES) });
+  const sorted = [...rows].sort(compareKeys);
+  if (writesJsonRows(tx)) await overwriteQuery.execute(tx, { rows: jsonRowsValue(tx, sorted, STORED_TYPES) });
+  else await overwriteRowQuery.executeEach(tx, sorted);
 }
 
 /** Sets the same columns on every job of `keys`. */
@@ -339,6 +335,14 @@ const addCountsQuery = new PreparedQuery<JsonRowsParameter, never>((db, { rows }
     .onConflict((oc) => oc.columns(['project_id', 'bucket']).doUpdateSet((eb) => ({ n: eb('job_counts.n', '+', eb.ref('excluded.n')) }))),
 );
 
+/** A bucket change added to its counter (created as needed), one statement per change. */
+const addCountQuery = new PreparedRowsQuery<CountDelta, never>(['project_id', 'bucket', 'n'], (db, rows) =>
+  db
+    .insertInto('job_counts')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['project_id', 'bucket']).doUpdateSet((eb) => ({ n: eb('job_counts.n', '+', eb.ref('excluded.n')) }))),
+);
+
 /**
  * Raises the list versions of `projects` (in order), then adds each bucket change to its
  * counter, creating counters as needed. Versions come first: a recount
@@ -357,7 +361,9 @@ export async function recordListChanges(tx: Transaction<DB>, projects: readonly 
         PROJECT_TYPES,
       ),
     });
-  if (deltas.length > 0) await addCountsQuery.execute(tx, { rows: jsonRowsValue(tx, deltas, DELTA_TYPES) });
+  if (deltas.length === 0) return;
+  if (writesJsonRows(tx)) await addCountsQuery.execute(tx, { rows: jsonRowsValue(tx, deltas, DELTA_TYPES) });
+  else await addCountQuery.executeEach(tx, deltas);
 }
 
 /** Replaces a project's counters with these (zero counters are left out). */
