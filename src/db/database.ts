@@ -35,11 +35,11 @@ export interface Database {
   runEach(tx: Transaction<DB>, sql: string, parameters: readonly (readonly unknown[])[]): Promise<number[]>;
   /**
    * Runs `work` in a write transaction and resolves once it committed. On SQLite the
-   * transaction may hold other callers' work asked for at the same time, each in a
-   * savepoint of its own, so that one sync commits them all (src/db/group-commit.ts): a
-   * throw rolls back only the thrower's work, and `work` may run again alone when the
-   * shared transaction fails, so it must be safe to repeat. On PostgreSQL, whose
-   * connections commit side by side, it is a transaction of its own.
+   * transaction may hold other callers' work asked for at the same time, one after
+   * another, so that one sync commits them all (src/db/group-commit.ts): when one throws
+   * or the shared transaction fails, each caller's `work` runs again in a transaction of
+   * its own, so it must be safe to repeat, and a throw fails only the thrower. On
+   * PostgreSQL, whose connections commit side by side, it is a transaction of its own.
    */
   groupedTransaction<T>(work: (tx: Transaction<DB>) => Promise<T>): Promise<T>;
   /**

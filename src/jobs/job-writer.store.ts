@@ -28,10 +28,9 @@ const INSERT_COLUMNS: readonly (keyof StoredRow)[] = [...JOB_COLUMNS, 'list', 'l
 const UPDATE_COLUMNS = INSERT_COLUMNS.filter((column) => column !== 'project_id' && column !== 'job_id');
 
 /**
- * Row counts a statement over rows is run with: powers of two, so any number of rows
- * is a sum of a few of them and padding a run up to the next wastes less than half.
- * Each is compiled once per engine; 512 keeps every statement far below both engines'
- * parameter limits.
+ * Row counts a delete by keys is run with: powers of two, so padding a run up to the
+ * next wastes less than half. Each is compiled once per engine; 512 keeps every
+ * statement far below both engines' parameter limits.
  */
 const ROW_COUNTS = [512, 256, 128, 64, 32, 16, 8, 4, 2, 1] as const;
 const MAX_ROWS = ROW_COUNTS[0];
