@@ -70,8 +70,6 @@ function checkText(name: string, field: JsonSchema, text: string): string {
   return text;
 }
 
-const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /**
  * Why a caller's text cannot be stored and read back as sent, or null. PostgreSQL
  * refuses the NUL character outright (SQLite keeps it, so the engines would disagree),
@@ -80,7 +78,7 @@ const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBF
  */
 export function unstorableText(text: string): string | null {
   if (text.includes('\u0000')) return 'must not contain the NUL character (\\u0000)';
-  if (UNPAIRED_SURROGATE.test(text)) return 'must be well-formed Unicode (it holds an unpaired surrogate)';
+  if (!text.isWellFormed()) return 'must be well-formed Unicode (it holds an unpaired surrogate)';
   return null;
 }
 
