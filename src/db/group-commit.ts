@@ -8,8 +8,9 @@
  * of its own, so one caller's failure never becomes another's.
  *
  * No savepoint keeps the callers apart: inside one, SQLite copies every page a statement
- * changes to its sub-journal, and keeps the copies until the savepoint ends (a fleet
- * batch of single-row inserts: ~8 MB of copies, and three times the insert's cost). A
+ * changes to its sub-journal, and keeps the copies until the savepoint ends (the writer's
+ * one-row inserts of a fleet batch took 45 ms so in the server, against 23 for the same
+ * rows in multi-row statements outside savepoints). A
  * caller's work rarely throws on SQLite: its statements never wait (the transaction
  * holds the write lock), so the only deadline that can stop it is one already passed
  * when it starts, which is checked first.
