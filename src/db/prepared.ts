@@ -107,14 +107,8 @@ export class PreparedRowsQuery<Row extends object, R> {
 
   /** Runs the query on `db` (the database or a transaction) over these rows. */
   async execute(db: Kysely<DB>, rows: readonly Row[]): Promise<R[]> {
-    const { sql, slots, own } = this.#compile(db, rows.length);
-    const width = this.columns.length;
-    const parameters: unknown[] = new Array(slots.length);
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i] as number;
-      parameters[i] = slot < 0 ? own[-1 - slot] : (rows[Math.floor(slot / width)] as Record<string, unknown>)[this.columns[slot % width] as string];
-    }
-    return databaseOf(db).runPrepared(db, CompiledQuery.raw(sql, parameters) as CompiledQuery<R>);
+    const compiled = this.#compile(db, rows.length);
+    return databaseOf(db).runPrepared(db, CompiledQuery.raw(compiled.sql, this.#parameters(compiled, rows, 0)) as CompiledQuery<R>);
   }
 
   /**
@@ -122,17 +116,23 @@ export class PreparedRowsQuery<Row extends object, R> {
    * ({@link Database.runEach}); resolves to the number of rows each run changed.
    */
   async executeEach(tx: Transaction<DB>, rows: readonly Row[]): Promise<number[]> {
-    const { sql, slots, own } = this.#compile(tx, 1);
-    const columns = this.columns;
-    const parameters = rows.map((row) => {
-      const values: unknown[] = new Array(slots.length);
-      for (let i = 0; i < slots.length; i++) {
-        const slot = slots[i] as number;
-        values[i] = slot < 0 ? own[-1 - slot] : (row as Record<string, unknown>)[columns[slot] as string];
-      }
-      return values;
-    });
-    return databaseOf(tx).runEach(tx, sql, parameters);
+    const compiled = this.#compile(tx, 1);
+    return databaseOf(tx).runEach(
+      tx,
+      compiled.sql,
+      rows.map((_, i) => this.#parameters(compiled, rows, i)),
+    );
+  }
+
+  /** The parameters of `compiled` over the rows from `first` on, as many as it was compiled for. */
+  #parameters({ slots, own }: CompiledRows, rows: readonly Row[], first: number): unknown[] {
+    const width = this.columns.length;
+    const parameters: unknown[] = new Array(slots.length);
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i] as number;
+      parameters[i] = slot < 0 ? own[-1 - slot] : (rows[first + Math.floor(slot / width)] as Record<string, unknown>)[this.columns[slot % width] as string];
+    }
+    return parameters;
   }
 
   #compile(db: Kysely<DB>, count: number): CompiledRows {
