@@ -62,6 +62,14 @@ export function openSqlite(path: string, limits: StoreLimits): Database {
   // cost 34 ms of inserts per batch so, 20 with journals in memory. Temporary tables and
   // sorts stay in memory too; the server's are a page or one project's name matches.
   sqlite.pragma('temp_store = MEMORY');
+  // SQLite checkpoints in the committing thread once the log holds this many frames (1000
+  // by default), and each checkpoint syncs the log and the database file there. A fleet
+  // batch writes ~400 frames, mostly the same index pages as the batches before it: a log
+  // ten times longer checkpoints a tenth as often and copies each page once for many
+  // commits. Four batches per transaction, `JobService.reportBatch` in one process, the
+  // same batches alternated: 39.1 → 33.4 and 43.2 → 35.7 ms per batch; 4000 frames gave
+  // most of it back, 30000 no more. The log file stays at its longest, ~40 MB.
+  sqlite.pragma('wal_autocheckpoint = 10000');
   // LIKE is case-sensitive on PostgreSQL; make SQLite agree so filters match the same rows.
   sqlite.pragma('case_sensitive_like = ON');
   const statements = cachingStatements(sqlite);
