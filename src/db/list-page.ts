@@ -33,6 +33,32 @@ interface PageRow {
   count: number | string | null;
   items: string | null;
   version: number | string | null;
+  /** SQLite's unsorted page only: each item's `begin_time job_id`, in the order of `items` (see {@link newestFirst}). */
+  keys?: string | null;
+}
+
+/**
+ * True when `keys` (`begin_time job_id` pairs joined with commas, as SQLite's unsorted
+ * page reads them) are newest first, ties by job_id descending: the order the page asks
+ * of its rows. Job ids are ASCII without spaces or commas, so the text splits
+ * unambiguously and compares as SQLite compares it.
+ */
+export function newestFirst(keys: string): boolean {
+  let previousTime = Infinity;
+  let previousId = '';
+  for (let start = 0; start < keys.length;) {
+    const space = keys.indexOf(' ', start);
+    if (space < 0) return false;
+    let end = keys.indexOf(',', space);
+    if (end < 0) end = keys.length;
+    const time = Number(keys.slice(start, space));
+    const id = keys.slice(space + 1, end);
+    if (!(time < previousTime || (time === previousTime && id < previousId))) return false;
+    previousTime = time;
+    previousId = id;
+    start = end + 1;
+  }
+  return true;
 }
 
 /**
@@ -55,10 +81,23 @@ export class ListPages<V extends object> {
   async read(db: Kysely<DB>, shape: string, values: V, page: Page, filter: Filter<V>, count: Scalar<V>, version: Scalar<V>): Promise<ListPage> {
     // Past the first page, skipping rows by the keys alone pays off on PostgreSQL (below).
     const deep = page.offset > page.limit;
-    const query = this.#queries.of(`${shape} limit ${page.limit}${deep ? ' deep' : ''}`, (kysely, placeholders) =>
-      pageQuery(kysely, filter(kysely, placeholders), count(kysely, placeholders), version(kysely, placeholders), page.limit, placeholders.offset, deep),
-    );
-    return listPageOf(await query.executeTakeFirst(db, { ...values, offset: page.offset }));
+    const pageShape = `${shape} limit ${page.limit}${deep ? ' deep' : ''}`;
+    const build = (sorted: boolean) => (kysely: Kysely<DB>, placeholders: V & { offset: number }) =>
+      pageQuery(
+        kysely,
+        filter(kysely, placeholders),
+        count(kysely, placeholders),
+        version(kysely, placeholders),
+        page.limit,
+        placeholders.offset,
+        deep,
+        sorted,
+      );
+    const parameters = { ...values, offset: page.offset };
+    const row = await this.#queries.of(pageShape, build(false)).executeTakeFirst(db, parameters);
+    if (row?.keys == null || newestFirst(row.keys)) return listPageOf(row);
+    // SQLite aggregated the page out of its order (never seen): read it again, sorted.
+    return listPageOf(await this.#queries.of(`${pageShape} sorted`, build(true)).executeTakeFirst(db, parameters));
   }
 
   /**
@@ -115,6 +154,7 @@ function pageQuery(
   limit: number,
   offset: number,
   deep: boolean,
+  sorted: boolean,
 ) {
   const count = sql<number | string | null>`${countQuery}`;
   const version = sql<number | string | null>`${versionQuery}`.as('version');
@@ -123,11 +163,25 @@ function pageQuery(
     // SQLite decides the filter and the offset on index entries and seeks a table row
     // only for the rows it returns, so the plain page is the cheapest at any offset.
     // An aggregate's input order is only guaranteed by an ORDER BY inside it (SQLite
-    // 3.44 and later; better-sqlite3 bundles a newer one): the page is sorted again, which
-    // costs a sort of at most one page's rows.
-    return db
-      .selectFrom(page.select(['list_item', 'begin_time', 'job_id']).as('page'))
-      .select([count.as('count'), sql<string | null>`group_concat(page.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items'), version]);
+    // 3.44 and later), which sorts the page's items again in a temporary B-tree: 79 µs
+    // for a page of 100 where the page without it costs 42. SQLite in fact aggregates the
+    // rows in the order the page reads them, so the items are read unsorted, with their
+    // keys in the same order beside them (both aggregates see the same rows in the same
+    // order), and the keys are checked (51 µs with the check); `sorted` is the read for a
+    // page that fails it.
+    const rows = db.selectFrom(page.select(['list_item', 'begin_time', 'job_id']).as('page'));
+    if (sorted)
+      return rows.select([
+        count.as('count'),
+        sql<string | null>`group_concat(page.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items'),
+        version,
+      ]);
+    return rows.select([
+      count.as('count'),
+      sql<string | null>`group_concat(page.list_item, ',')`.as('items'),
+      sql<string | null>`group_concat(page.begin_time || ' ' || page.job_id, ',')`.as('keys'),
+      version,
+    ]);
   }
   // The same ORDER BY inside the aggregate (PostgreSQL 15 sorts the page again for it;
   // cheap next to a round trip). A PostgreSQL index scan
