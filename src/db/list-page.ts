@@ -70,6 +70,9 @@ export function newestFirst(keys: string): boolean {
 export class ListPages<V extends object> {
   readonly #queries = new PreparedQueries<V & { offset: number }, PageRow>();
 
+  /** `inOrder` checks the keys of a page SQLite read unsorted ({@link newestFirst}; tests give another to reach the sorted read). */
+  constructor(private readonly inOrder: (keys: string) => boolean = newestFirst) {}
+
   /**
    * The count and one page. `filter` selects the list's jobs and must be answerable
    * from the index it scans (the list indexes hold exactly the rows of their list);
@@ -95,7 +98,7 @@ export class ListPages<V extends object> {
       );
     const parameters = { ...values, offset: page.offset };
     const row = await this.#queries.of(pageShape, build(false)).executeTakeFirst(db, parameters);
-    if (row?.keys == null || newestFirst(row.keys)) return listPageOf(row);
+    if (row?.keys == null || this.inOrder(row.keys)) return listPageOf(row);
     // SQLite aggregated the page out of its order (never seen): read it again, sorted.
     return listPageOf(await this.#queries.of(`${pageShape} sorted`, build(true)).executeTakeFirst(db, parameters));
   }
