@@ -172,19 +172,13 @@ function pageQuery(
     // keys in the same order beside them (both aggregates see the same rows in the same
     // order), and the keys are checked (51 µs with the check); `sorted` is the read for a
     // page that fails it.
-    const rows = db.selectFrom(page.select(['list_item', 'begin_time', 'job_id']).as('page'));
-    if (sorted)
-      return rows.select([
-        count.as('count'),
-        sql<string | null>`group_concat(page.list_item, ',' order by page.begin_time desc, page.job_id desc)`.as('items'),
-        version,
-      ]);
-    return rows.select([
-      count.as('count'),
-      sql<string | null>`group_concat(page.list_item, ',')`.as('items'),
-      sql<string | null>`group_concat(page.begin_time || ' ' || page.job_id, ',')`.as('keys'),
-      version,
-    ]);
+    const items = sorted
+      ? sql<string | null>`group_concat(page.list_item, ',' order by page.begin_time desc, page.job_id desc)`
+      : sql<string | null>`group_concat(page.list_item, ',')`;
+    const keys = sql<string | null>`group_concat(page.begin_time || ' ' || page.job_id, ',')`.as('keys');
+    return db
+      .selectFrom(page.select(['list_item', 'begin_time', 'job_id']).as('page'))
+      .select([count.as('count'), items.as('items'), ...(sorted ? [] : [keys]), version]);
   }
   // The same ORDER BY inside the aggregate (PostgreSQL 15 sorts the page again for it;
   // cheap next to a round trip). A PostgreSQL index scan
