@@ -251,4 +251,15 @@ describe('toStoredJob', () => {
   it('formats times as yyyy-MM-ddTHH:mm:ss.SSSZ in UTC', () => {
     assert.equal(isoTime(Date.UTC(2019, 3, 1, 12)), '2019-04-01T12:00:00.000Z');
   });
+
+  it('formats every time as toISOString does, on the same day as the call before or not', () => {
+    const day = 86_400_000;
+    const times = [0, 1, 999, day - 1, day, Date.UTC(2024, 1, 29, 23, 59, 59, 999), Date.UTC(2024, 2, 1), 253_402_300_799_999];
+    // Days apart, then the same day again, then neighbours within one millisecond of midnight.
+    for (let t = Date.UTC(2019, 0, 21, 12, 56, 35, 754); t < Date.UTC(2027, 0, 1); t += 7_919_003) times.push(t, t + 3_600_001, t - 1);
+    for (const ms of times) assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+    // Outside four-digit years after the epoch, and what is not a whole millisecond, toISOString decides.
+    for (const ms of [-1, -day - 5, 253_402_300_800_000, 1.5]) assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+    assert.throws(() => isoTime(Number.NaN), RangeError);
+  });
 });
