@@ -8,6 +8,7 @@ import * as notifications from './0005-notifications.js';
 import * as emulatorSteps from './0006-emulator-steps.js';
 import * as retention from './0007-retention.js';
 import * as resourceNameTrigrams from './0008-resource-name-trigrams.js';
+import * as listItemsInIndexes from './0009-list-items-in-indexes.js';
 
 /** A migration; it is told the engine for the few things SQL spells differently. */
 export interface EngineMigration {
@@ -24,4 +25,5 @@ export const migrations: Readonly<Record<string, EngineMigration>> = Object.free
   '0006-emulator-steps': emulatorSteps,
   '0007-retention': retention,
   '0008-resource-name-trigrams': resourceNameTrigrams,
+  '0009-list-items-in-indexes': listItemsInIndexes,
 });
