@@ -7,6 +7,7 @@
 import { sql, type Kysely } from 'kysely';
 import { inTransaction, type Database } from '../db/database.js';
 import { PreparedQuery } from '../db/prepared.js';
+import { TurnReads } from '../db/turn-reads.js';
 import type { DB } from '../db/schema.js';
 
 /** What is known of an access key from an address. */
@@ -33,13 +34,33 @@ const stateQuery = new PreparedQuery<{ accessKey: string; address: string }, { f
   db.selectFrom('auth_failures').select(['failures', 'locked_until']).where('access_key', '=', accessKey).where('address', '=', address),
 );
 
-/** The lockout's counts in the store: one primary-key read per signed request, a write only on a failure or the first success after one. */
+/**
+ * The lockout's counts in the store: one primary-key read per pair per turn of the event
+ * loop, shared by the signed requests of that turn from the same key and address
+ * (src/db/turn-reads.ts: an SDK client sends many at once, and on PostgreSQL each read
+ * is a round trip), and a write only on a failure or the first success after one.
+ */
 export class StoreLockout implements Lockout {
-  constructor(private readonly db: Database) {}
+  readonly #states: TurnReads<LockoutState | undefined>;
 
-  async state(accessKey: string, address: string): Promise<LockoutState | undefined> {
-    const row = await stateQuery.executeTakeFirst(this.db.kysely, { accessKey, address });
-    return row === undefined ? undefined : { failures: row.failures, lockedUntil: row.locked_until };
+  constructor(private readonly db: Database) {
+    this.#states = new TurnReads((pairs) => this.#readStates(pairs), undefined);
+  }
+
+  state(accessKey: string, address: string): Promise<LockoutState | undefined> {
+    return this.#states.read(JSON.stringify([accessKey, address]));
+  }
+
+  /** The states of pairs (each the JSON of `[accessKey, address]`), one read each, all at once. */
+  async #readStates(pairs: readonly string[]): Promise<Map<string, LockoutState | undefined>> {
+    const states = await Promise.all(
+      pairs.map(async (pair) => {
+        const [accessKey, address] = JSON.parse(pair) as [string, string];
+        const row = await stateQuery.executeTakeFirst(this.db.kysely, { accessKey, address });
+        return row === undefined ? undefined : { failures: row.failures, lockedUntil: row.locked_until };
+      }),
+    );
+    return new Map(pairs.map((pair, i) => [pair, states[i]]));
   }
 
   async fail(accessKey: string, address: string, now: number, max: number, lockMs: number): Promise<LockoutState> {

@@ -8,7 +8,8 @@
  * is kept and tagged at exactly the version of the data it shows.
  *
  * A busy server takes in several requests per turn of the event loop; the requests of
- * one turn share one read of their projects' versions, made once they have all arrived (a
+ * one turn share one read of their projects' versions, made once they have all arrived
+ * (src/db/turn-reads.ts; a
  * read costs a kept page's request a third of its time on SQLite, a round trip on
  * PostgreSQL, whatever the number of projects).
  * After a write, every poller of a page finds it out of date at once: the requests that
@@ -26,6 +27,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { TurnReads } from '../db/turn-reads.js';
 import { jsonBytes, type RenderedJson } from '../rendered-json.js';
 
 /** One kept page and what it costs to keep. */
@@ -57,23 +59,6 @@ export function ifNoneMatchNames(header: string, etag: string): boolean {
   return false;
 }
 
-/** A version read that requests wait for. */
-interface PendingRead {
-  readonly promise: Promise<number>;
-  resolve(version: number): void;
-  reject(error: unknown): void;
-}
-
-function pendingRead(): PendingRead {
-  let resolve!: PendingRead['resolve'];
-  let reject!: PendingRead['reject'];
-  const promise = new Promise<number>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
 /** What a kept entry costs beyond its body and key: the cache's slots, the entry, the Buffer. */
 const ENTRY_OVERHEAD = 200;
 
@@ -101,8 +86,8 @@ export class ListCache {
   readonly #entries: LRUCache<string, Entry> | undefined;
   #hits = 0;
   #misses = 0;
-  /** The version reads the requests of this turn wait for, by project; undefined when none is waiting. */
-  #reads: Map<string, PendingRead> | undefined;
+  /** The projects' list versions, read once per turn for every request of the turn that asks. */
+  readonly #versions: TurnReads<number>;
   /** Renders under way, by the version read they started from and the page's key: later requests that read the same version share them. */
   readonly #rendering = new Map<string, Promise<RenderedPage>>();
 
@@ -114,9 +99,10 @@ export class ListCache {
    */
   constructor(
     readonly maxBytes: number,
-    private readonly readVersions: (projectIds: readonly string[]) => Promise<ReadonlyMap<string, number>>,
+    readVersions: (projectIds: readonly string[]) => Promise<ReadonlyMap<string, number>>,
     readonly epoch: string = randomBytes(6).toString('base64url'),
   ) {
+    this.#versions = new TurnReads(readVersions, 0);
     this.#entries =
       maxBytes > 0
         ? new LRUCache<string, Entry>({
@@ -151,7 +137,7 @@ export class ListCache {
       const { body, version } = await render();
       return { etag: this.#tag(version, key), body };
     }
-    const current = await this.#version(projectId);
+    const current = await this.#versions.read(projectId);
     const kept = this.#entries?.get(key);
     if (kept !== undefined && kept.version === current) {
       this.#hits += 1;
@@ -204,33 +190,5 @@ export class ListCache {
   /** The entity tag of a page at a version: the epoch, the version and a digest of the page's key. */
   #tag(version: number, key: string): string {
     return `"${this.epoch}.${version.toString(36)}.${createHash('sha256').update(key).digest('base64url').slice(0, 16)}"`;
-  }
-
-  /** The project's list version, read after every request of this turn that asks for it has arrived. */
-  #version(projectId: string): Promise<number> {
-    if (this.#reads === undefined) {
-      this.#reads = new Map();
-      setImmediate(() => this.#readVersions());
-    }
-    let read = this.#reads.get(projectId);
-    if (read === undefined) {
-      read = pendingRead();
-      this.#reads.set(projectId, read);
-    }
-    return read.promise;
-  }
-
-  /** One read for every project asked about this turn: many tenants polling cost one round trip per turn, not one per project. */
-  #readVersions(): void {
-    const reads = this.#reads ?? new Map<string, PendingRead>();
-    this.#reads = undefined;
-    this.readVersions([...reads.keys()]).then(
-      (versions) => {
-        for (const [projectId, { resolve }] of reads) resolve(versions.get(projectId) ?? 0);
-      },
-      (error: unknown) => {
-        for (const { reject } of reads.values()) reject(error);
-      },
-    );
   }
 }
