@@ -27,6 +27,7 @@ function pendingRead<V>(): PendingRead<V> {
   return { promise, resolve, reject };
 }
 
+/** Reads of values by key, each key read once per turn of the event loop for everyone who asked for it in that turn. */
 export class TurnReads<V> {
   /** The reads asked for this turn, by key; undefined when none is waiting. */
   #pending: Map<string, PendingRead<V>> | undefined;
