@@ -25,7 +25,7 @@
  * the process's epoch, the version and the page: versions start again in a new database
  * (a demo restarted, a backup restored), and a tag from before must never match there.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { TurnReads } from '../db/turn-reads.js';
 import { jsonBytes, type RenderedJson } from '../rendered-json.js';
@@ -189,6 +189,6 @@ export class ListCache {
 
   /** The entity tag of a page at a version: the epoch, the version and a digest of the page's key. */
   #tag(version: number, key: string): string {
-    return `"${this.epoch}.${version.toString(36)}.${createHash('sha256').update(key).digest('base64url').slice(0, 16)}"`;
+    return `"${this.epoch}.${version.toString(36)}.${hash('sha256', key, 'base64url').slice(0, 16)}"`;
   }
 }
