@@ -9,9 +9,8 @@
  *
  * A busy server takes in several requests per turn of the event loop; the requests of
  * one turn share one read of their projects' versions, made once they have all arrived
- * (src/db/turn-reads.ts; a
- * read costs a kept page's request a third of its time on SQLite, a round trip on
- * PostgreSQL, whatever the number of projects).
+ * (src/db/turn-reads.ts; a read costs a kept page's request a third of its time on
+ * SQLite, a round trip on PostgreSQL, whatever the number of projects).
  * After a write, every poller of a page finds it out of date at once: the requests that
  * read the same new version share one render of the page instead of each reading it.
  * Sharing is safe because a version read made after a request arrived equal to the one
