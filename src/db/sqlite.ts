@@ -26,7 +26,7 @@ import { cancelled, currentCancellation, type Cancellation } from './cancellatio
 import type { Batch, Database, StoreLimits } from './database.js';
 import { GroupCommit } from './group-commit.js';
 import type { DB } from './schema.js';
-import { WalSync, syncFile } from './wal-sync.js';
+import { LogFile, WalSync } from './wal-sync.js';
 
 /**
  * Opens a better-sqlite3 file (created with its folder if missing) or `:memory:`, in WAL
@@ -44,7 +44,8 @@ export function openSqlite(path: string, limits: StoreLimits): Database {
   // leaves the log to the driver, which syncs it in the thread pool after each commit
   // and before the transaction resolves: as durable as FULL, shared by the commits
   // that land while one sync runs. Checkpoints still sync the database file themselves.
-  const wal = path === ':memory:' ? undefined : new WalSync(syncFile(`${path}-wal`));
+  const log = path === ':memory:' ? undefined : new LogFile(`${path}-wal`);
+  const wal = log === undefined ? undefined : new WalSync(() => log.sync());
   sqlite.pragma(wal === undefined ? 'synchronous = FULL' : 'synchronous = NORMAL');
   // For statements outside the driver's transactions (migrations at start): SQLite sleeps
   // in the calling thread, so the process answers nothing while it waits.
@@ -125,6 +126,7 @@ export function openSqlite(path: string, limits: StoreLimits): Database {
     connections: () => ({ open: 1, idle: 1, waiting: 0 }),
     async close() {
       await kysely.destroy();
+      await log?.close();
     },
   };
   adapter.database = database;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { WalSync, syncFile } from './wal-sync.js';
+import { LogFile, WalSync } from './wal-sync.js';
 
 /** A sync that finishes when told, counting how many were started. */
 function manualSync() {
@@ -61,15 +61,53 @@ describe('WalSync', () => {
   });
 });
 
-describe('syncFile', () => {
+describe('LogFile', () => {
+  /** What this process's open descriptors point at, among the files in `dir`. */
+  function openIn(dir: string): string[] {
+    return readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`);
+        return target.startsWith(dir) ? [target] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
   it('syncs an existing file, treats a missing one as nothing to sync, and fails as an SQLITE_IOERR otherwise', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wal-sync-'));
+    const files = [new LogFile(join(dir, 'db-wal')), new LogFile(join(dir, 'missing-wal')), new LogFile(dir + '/db-wal/not-a-dir')];
     try {
       writeFileSync(join(dir, 'db-wal'), 'frames');
-      await syncFile(join(dir, 'db-wal'))();
-      await syncFile(join(dir, 'missing-wal'))();
-      await assert.rejects(syncFile(dir + '/db-wal/not-a-dir')(), (error: { code?: string }) => error.code === 'SQLITE_IOERR');
+      await (files[0] as LogFile).sync();
+      await (files[1] as LogFile).sync();
+      await assert.rejects((files[2] as LogFile).sync(), (error: { code?: string }) => error.code === 'SQLITE_IOERR');
     } finally {
+      for (const file of files) await file.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps one descriptor between syncs, opens the file made again at its path, and closes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wal-sync-'));
+    const path = join(dir, 'db-wal');
+    const log = new LogFile(path);
+    try {
+      writeFileSync(path, 'frames');
+      await log.sync();
+      await log.sync();
+      assert.deepEqual(openIn(dir), [path]);
+      // SQLite deletes the log when the last connection closes and makes it again at the next open.
+      rmSync(path);
+      await log.sync();
+      assert.deepEqual(openIn(dir), [], 'a missing log is nothing to sync, and the deleted one is closed');
+      writeFileSync(path, 'new frames');
+      await log.sync();
+      assert.deepEqual(openIn(dir), [path], 'the new log is opened');
+      await log.close();
+      assert.deepEqual(openIn(dir), []);
+    } finally {
+      await log.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
