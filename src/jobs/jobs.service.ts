@@ -20,6 +20,12 @@ export interface ItemOutcome {
   readonly error?: { readonly kind: ErrorKind; readonly message: string };
 }
 
+/** A report's outcome inside the transaction: the decision, and the job as the report left it. */
+interface Applied {
+  readonly decision: Decision;
+  readonly job: JobRow | undefined;
+}
+
 /** Attempts for a transaction PostgreSQL aborted as a deadlock or serialization failure. */
 const ATTEMPTS = 3;
 
@@ -40,10 +46,12 @@ export class JobService {
    */
   async report(projectId: string, doc: JobDocument): Promise<{ result: ReportResult; job: StoredJob }> {
     const reported = toReportedJob(projectId, doc);
-    const [decision] = await this.#apply([reported]);
-    if (decision === undefined) throw new Error('apply returned no decision');
+    const [applied] = await this.#apply([reported]);
+    if (applied === undefined) throw new Error('apply returned no decision');
+    const { decision, job } = applied;
     if (decision.result === 'rejected') throw decision.error;
-    return { result: decision.result, job: await this.get(projectId, doc.job_id) };
+    // As this report left it, from the transaction: no second read, and no later report's state.
+    return { result: decision.result, job: toStoredJob(job as JobRow) };
   }
 
   /**
@@ -72,11 +80,11 @@ export class JobService {
       }
     });
     const valid = outcomes.filter((o): o is ReportedJob => !('result' in o));
-    const decisions = valid.length === 0 ? [] : await this.#apply(valid);
+    const applied = valid.length === 0 ? [] : await this.#apply(valid);
     let next = 0;
     return outcomes.map((o) => {
       if ('result' in o) return o;
-      const decision = decisions[next++] as Decision;
+      const { decision } = applied[next++] as Applied;
       return decision.result === 'rejected'
         ? { project_id: o.project_id, job_id: o.job_id, result: 'rejected', error: { kind: decision.error.kind, message: decision.error.message } }
         : { project_id: o.project_id, job_id: o.job_id, result: decision.result };
@@ -109,7 +117,8 @@ export class JobService {
     return this.db.kysely.transaction().execute((tx) => this.writer.save(tx, [...rows.values()], []));
   }
 
-  async #apply(reports: readonly ReportedJob[]): Promise<Decision[]> {
+  /** The decision on each report, in order, with the job as that report left it (undefined when a refused report found none). */
+  async #apply(reports: readonly ReportedJob[]): Promise<Applied[]> {
     const uniqueKeys = new Map(reports.map((r) => [keyOf(r), { project_id: r.project_id, job_id: r.job_id }]));
     // A lost insert race means another writer created one of these jobs; the next attempt
     // finds it stored. Jobs are deleted only by a reset or retention, so each lost race
@@ -125,22 +134,27 @@ export class JobService {
           const fresh = new Map<string, JobRow>();
           const changed = new Map<string, JobRow>();
 
-          const decisions = reports.map((report) => {
+          const applied = reports.map((report): Applied => {
             const key = keyOf(report);
             const current = fresh.get(key) ?? changed.get(key) ?? stored.get(key);
             const decision = decideReport(current, report);
             if (decision.result === 'created') {
-              fresh.set(key, toJobRow(report, 0, now, now));
-            } else if (decision.result === 'updated' && current !== undefined) {
-              (fresh.has(key) ? fresh : changed).set(key, toJobRow(report, current.cleared, current.created_at, now));
+              const job = toJobRow(report, 0, now, now);
+              fresh.set(key, job);
+              return { decision, job };
             }
-            return decision;
+            if (decision.result === 'updated' && current !== undefined) {
+              const job = toJobRow(report, current.cleared, current.created_at, now);
+              (fresh.has(key) ? fresh : changed).set(key, job);
+              return { decision, job };
+            }
+            return { decision, job: current };
           });
 
           // From the stored row to the final one: a job reported twice in a batch changes once.
           const updated = [...changed].map(([key, after]) => ({ before: stored.get(key) as JobRow, after }));
           if ((await this.writer.save(tx, [...fresh.values()], updated)) !== fresh.size) throw new LostInsertRace();
-          return decisions;
+          return applied;
         });
       } catch (error) {
         if (error instanceof LostInsertRace && attempt < insertAttempts) continue;
