@@ -93,9 +93,11 @@ export class LogFile {
         const handle = await open(this.path, 'r');
         // The file as opened: if the path changed hands since the stat, the next sync sees it.
         const opened = fstatSync(handle.fd);
-        await kept?.handle.close();
+        const replaced = kept;
+        // Kept before the old one is closed: a failing close must not leave the new one open and unowned.
         kept = { handle, dev: opened.dev, ino: opened.ino };
         this.#kept = kept;
+        await replaced?.handle.close();
       }
       await kept.handle.datasync();
     } catch (error) {
